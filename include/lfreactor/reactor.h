@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * lfreactor/reactor.h - epoll, poller threads and a lock-free waker table.
+ *
+ * The reactor owns an epoll instance and one or more poller threads.  A user
+ * takes an id (lfr_reactor_next_id), registers an fd under it
+ * (lfr_reactor_register), stores the waker to wake when the fd becomes ready
+ * (lfr_reactor_set_waker, again each time it waits), and finally removes it
+ * (lfr_reactor_deregister).  Events are edge-triggered, as in mio: a waker is
+ * woken when the fd *becomes* ready; the task must then read or write until
+ * EAGAIN before it waits again.
+ *
+ * Wakers live in an RCU-protected concurrent hash table (liburcu cds_lfht,
+ * urcu-bp flavor) keyed by id.  No function here takes a lock shared with
+ * the pollers: executor threads set wakers while the pollers look them up.
+ *
+ * Threading rules, in one place:
+ *  - Every function may be called from any thread, concurrently with every
+ *    other function on the same reactor, except lfr_reactor_free().
+ *    Application threads need no set-up (no RCU registration).
+ *  - Wakers run on a poller thread inside an RCU read-side critical section
+ *    (and, for an event that came before the first waker, on the thread
+ *    calling lfr_reactor_set_waker).  They must be short and must not block.
+ *    From a waker you may call next_id, register, set_waker, deregister and
+ *    stats; never lfr_reactor_free().
+ *  - The library's threads (pollers, and liburcu's call_rcu and resize
+ *    workers that the reactor starts) block all signals, so signalfd and
+ *    sigwait users keep their signals.
+ *  - fork(): the pollers do not exist in a child.  A child may only exec or
+ *    _exit; it must not use a reactor created by its parent.
+ */
+#ifndef LFREACTOR_REACTOR_H
+#define LFREACTOR_REACTOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <lfreactor/common.h>
+#include <lfreactor/waker.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Interest and readiness bits.  Edge-triggered. */
+enum {
+	LFR_READABLE = 1u << 0, /* EPOLLIN, also peer hang-up and errors */
+	LFR_WRITABLE = 1u << 1, /* EPOLLOUT, also hang-up and errors */
+};
+
+/* Limits checked by lfr_reactor_new(). */
+#define LFR_MAX_POLLERS 64u
+#define LFR_MAX_EVENTS_PER_POLL 65536u
+
+/*
+ * Reactor configuration.  Initialise with lfr_reactor_config_init() and set
+ * the fields you care about; a field left 0 takes its default.
+ */
+struct lfr_reactor_config {
+	/* poller threads calling epoll_wait on the one epoll instance;
+	 * default 1, at most LFR_MAX_POLLERS */
+	unsigned pollers;
+	/* events one epoll_wait may return (one RCU read-side section covers
+	 * the whole batch); default 256, at most LFR_MAX_EVENTS_PER_POLL */
+	unsigned events_per_poll;
+	/* initial buckets of the waker table, rounded up to a power of two;
+	 * the table grows by itself.  default 1024, at most 1 << 20 */
+	unsigned long initial_buckets;
+};
+
+/*
+ * Counters, read at any time with lfr_reactor_stats().  Each is summed from
+ * per-poller or per-thread-stripe counters (no shared hot counter), so a
+ * snapshot taken while the reactor works is approximate; taken when it is
+ * idle, exact.
+ */
+struct lfr_reactor_stats {
+	uint64_t polls;         /* epoll_wait calls that returned events */
+	uint64_t events;        /* events for registered-or-stale ids */
+	uint64_t wakes;         /* wakers woken, by pollers and by set_waker */
+	uint64_t no_waker;      /* events that found no waker yet: recorded */
+	uint64_t stale;         /* events whose id was already removed */
+	uint64_t registrations; /* registrations live now */
+};
+
+struct lfr_reactor;
+
+/*
+ * lfr_reactor_config_init - fill *config with the defaults.
+ * No-op on NULL.  Threads: any.
+ */
+LFR_EXTERN void lfr_reactor_config_init(struct lfr_reactor_config *config);
+
+/*
+ * lfr_reactor_new - create a reactor and start its poller threads.
+ *
+ * config may be NULL for the defaults.  On success stores the reactor in
+ * *out and returns 0.  Errors (nothing is left behind; *out is untouched):
+ *  -EINVAL  out is NULL, or a config field is above its limit
+ *  -ENOMEM  out of memory (also the table could not be created)
+ *  -EMFILE, -ENFILE  no fd for epoll or the eventfd
+ *  -EAGAIN  a thread could not be created
+ * Threads: any thread; the calling thread's signal mask is briefly set to
+ * block all signals while threads are created, then restored.
+ * Blocks: on thread creation only.
+ */
+LFR_EXTERN int lfr_reactor_new(const struct lfr_reactor_config *config,
+			       struct lfr_reactor **out);
+
+/*
+ * lfr_reactor_free - stop and destroy the reactor.
+ *
+ * Wakes the pollers through the eventfd and joins them, removes every
+ * registration, waits for every pending free (urcu_bp_barrier), drops every
+ * waker reference the reactor held, and closes its epoll fd and eventfd.
+ * Registered fds stay open: the caller owns them.  NULL is a no-op.
+ * Threads: one thread, once, after every other call on this reactor has
+ * returned; calls racing with it are undefined.  Never from a waker or any
+ * RCU read-side critical section (it would wait for itself).
+ * Blocks: until the pollers exit and pending call_rcu callbacks ran.
+ */
+LFR_EXTERN void lfr_reactor_free(struct lfr_reactor *reactor);
+
+/*
+ * lfr_reactor_next_id - a fresh id for one registration.
+ *
+ * Returns a value never returned before by this reactor, and never 0;
+ * returns 0 if reactor is NULL.  Ids are single-use: register each once.
+ * Threads: any, concurrently.  Lock-free (one relaxed fetch-and-add); gives
+ * no ordering beyond uniqueness.
+ */
+LFR_EXTERN lfr_id lfr_reactor_next_id(struct lfr_reactor *reactor);
+
+/*
+ * lfr_reactor_register - watch fd for interest under id.
+ *
+ * Creates the id's table entry first, then adds fd to epoll (edge-triggered),
+ * so an event that arrives before the first lfr_reactor_set_waker() is
+ * recorded, not lost: set_waker wakes the new waker at once.  The caller
+ * keeps ownership of fd; deregister it before closing it.
+ * Returns 0 or (nothing is left registered on failure):
+ *  -EINVAL  reactor NULL; interest 0 or with bits other than LFR_READABLE |
+ *           LFR_WRITABLE; id 0 or an id this reactor's next_id has not yet
+ *           handed out
+ *  -EEXIST  id is already registered, or fd is already registered (under
+ *           any id)
+ *  -EBADF   fd is negative or not open
+ *  -EPERM   fd does not support epoll (a regular file or directory)
+ *  -ENOMEM  out of memory;  -ENOSPC  the user's epoll watch limit
+ * Registering an id that was deregistered before is a caller error the
+ * library cannot always detect; it would let a stale event reach the new
+ * registration.  Take a new id instead.
+ * Threads: any, concurrently, including from a waker.
+ * Blocks: no lock; allocates one entry; one epoll_ctl system call.
+ * Ordering: the entry is published (full barrier) before epoll_ctl(ADD).
+ */
+LFR_EXTERN int lfr_reactor_register(struct lfr_reactor *reactor, int fd,
+				    unsigned interest, lfr_id id);
+
+/*
+ * lfr_reactor_set_waker - store the waker to wake on id's next event.
+ *
+ * If the stored waker will_wake() the same as *waker, nothing is written:
+ * no clone, no allocation, no store (the common re-arm; lock-free and
+ * allocation-free).  Otherwise a clone of *waker is boxed and swapped in
+ * (one malloc, one atomic exchange); the replaced waker is dropped after a
+ * grace period by liburcu's call_rcu worker.  Then, if an event was recorded
+ * while no waker was stored, the readiness is consumed and the new waker is
+ * woken (wake_by_ref) before this call returns.
+ * Returns 0 or:
+ *  -EINVAL  reactor or waker NULL, or waker has a NULL vtable or operation
+ *  -ENOENT  id is not registered (never was, or was deregistered)
+ *  -ENOMEM  out of memory, or waker's clone failed; the old waker stays
+ * Threads: any, concurrently (also on the same id: the last exchange wins),
+ * including from a waker.
+ * Blocks: never; takes no lock.
+ * Ordering: the new waker is published and the readiness then checked with
+ * sequentially consistent operations, pairing with the poller's record-
+ * then-load, so an event racing with this call always wakes someone.
+ */
+LFR_EXTERN int lfr_reactor_set_waker(struct lfr_reactor *reactor,
+				     const struct lfr_waker *waker, lfr_id id);
+
+/*
+ * lfr_reactor_deregister - stop watching fd and remove id.
+ *
+ * Removes fd from epoll first, then id's entry; the entry and its waker are
+ * freed (the waker dropped) after a grace period, so a poller still holding
+ * them stays safe.  Consequence: a dispatch already in flight when this call
+ * returns may still wake the old waker, at most once.  After that the id is
+ * gone: later events for it are counted as stale and wake nobody.
+ * Returns 0 or:
+ *  -EINVAL  reactor NULL, id 0, or fd is not the fd registered under id
+ *           (nothing is changed)
+ *  -ENOENT  id is not registered (nothing is changed)
+ *  -EBADF   fd was already closed: the entry is still removed and the id is
+ *           gone, but the kernel may keep watching the open file if fd had
+ *           duplicates.  Deregister before close.
+ * Threads: any, concurrently, including from a waker.  If two threads
+ * deregister the same id at once, one gets 0 and the other -ENOENT.
+ * Blocks: never waits for a grace period; one epoll_ctl system call.
+ */
+LFR_EXTERN int lfr_reactor_deregister(struct lfr_reactor *reactor, int fd,
+				      lfr_id id);
+
+/*
+ * lfr_reactor_stats - read the counters into *out.
+ * Returns 0, or -EINVAL if reactor or out is NULL.
+ * Threads: any, any time, including from a waker.  Never blocks; relaxed
+ * loads only, so counters may lag by one batch.
+ */
+LFR_EXTERN int lfr_reactor_stats(struct lfr_reactor *reactor,
+				 struct lfr_reactor_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LFREACTOR_REACTOR_H */

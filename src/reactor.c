@@ -1,0 +1,449 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * reactor.c - epoll, poller threads, registration, shutdown, counters.
+ *
+ * The waker table (waker_table.c) holds the concurrency protocol; this file
+ * drives it: register puts the entry in before the fd enters epoll,
+ * deregister takes the fd out of epoll before the entry goes, and a poller
+ * waits in epoll_wait outside any read-side section, then dispatches a whole
+ * batch inside one.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+#include <urcu/urcu-bp.h>
+
+#include <lfreactor.h>
+
+#include "test_hooks.h"
+#include "waker_table.h"
+
+#define LFR__CACHELINE 64
+#define LFR__STRIPES 16
+#define LFR__STOP_TOKEN 0 /* id 0 is never valid: it marks the eventfd */
+
+#define DEFAULT_POLLERS 1u
+#define DEFAULT_EVENTS_PER_POLL 256u
+#define DEFAULT_BUCKETS 1024ul
+#define MAX_BUCKETS (1ul << 20)
+
+/* written by its poller only, read by lfr_reactor_stats */
+struct poller {
+	alignas(LFR__CACHELINE) atomic_uint_fast64_t polls;
+	atomic_uint_fast64_t events, wakes, no_waker, stale;
+	struct lfr_reactor *reactor;
+	struct epoll_event *events_buf;
+	unsigned events_len;
+	pthread_t thread;
+};
+
+/* counters of the API side, striped by thread so no line is shared by all */
+struct stripe {
+	alignas(LFR__CACHELINE) atomic_uint_fast64_t registered;
+	atomic_uint_fast64_t deregistered, wakes;
+};
+
+struct lfr_reactor {
+	alignas(LFR__CACHELINE) atomic_uint_fast64_t next_id;
+	alignas(LFR__CACHELINE) struct lfr__table *table;
+	int epfd;
+	int stopfd;
+	unsigned npollers;
+	struct poller *pollers;
+	pthread_attr_t attr; /* all signals blocked; also the table's */
+	struct stripe stripes[LFR__STRIPES];
+};
+
+static atomic_uint next_stripe;
+static _Thread_local unsigned my_stripe_plus1;
+
+static struct stripe *stripe_of(struct lfr_reactor *r)
+{
+	if (!my_stripe_plus1)
+		my_stripe_plus1 = atomic_fetch_add_explicit(
+			&next_stripe, 1, memory_order_relaxed) % LFR__STRIPES + 1;
+	return &r->stripes[my_stripe_plus1 - 1];
+}
+
+static void count(atomic_uint_fast64_t *c, uint64_t n)
+{
+	atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+}
+
+/* single writer: a plain load and store, no locked instruction */
+static void publish(atomic_uint_fast64_t *c, uint64_t n)
+{
+	if (n)
+		atomic_store_explicit(
+			c, atomic_load_explicit(c, memory_order_relaxed) + n,
+			memory_order_relaxed);
+}
+
+static uint64_t get(atomic_uint_fast64_t *c)
+{
+	return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+static unsigned ready_bits(uint32_t ev)
+{
+	unsigned bits = 0;
+
+	if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLPRI))
+		bits |= LFR_READABLE;
+	if (ev & EPOLLOUT)
+		bits |= LFR_WRITABLE;
+	if ((ev & (EPOLLERR | EPOLLHUP)) || !bits)
+		bits |= LFR_READABLE | LFR_WRITABLE;
+	return bits;
+}
+
+static void *poller_main(void *arg)
+{
+	struct poller *p = arg;
+	struct lfr_reactor *r = p->reactor;
+	bool stop = false;
+
+	while (!stop) {
+		uint64_t events = 0, wakes = 0, no_waker = 0, stale = 0;
+		int i, n;
+
+		LFR__HOOK(before_wait);
+		/* never inside a read-side section: a blocked reader would
+		 * stall every grace period, and with it every free */
+		n = epoll_wait(r->epfd, p->events_buf, (int)p->events_len, -1);
+		if (n <= 0)
+			continue; /* EINTR; nothing else can fail here */
+		LFR__HOOK(after_wait, n);
+
+		lfr__read_lock();
+		for (i = 0; i < n; i++) {
+			struct epoll_event *ev = &p->events_buf[i];
+
+			if (ev->data.u64 == LFR__STOP_TOKEN) {
+				stop = true;
+				continue;
+			}
+			events++;
+			switch (lfr__table_dispatch(r->table, ev->data.u64,
+						    ready_bits(ev->events))) {
+			case LFR__DISPATCH_STALE:
+				stale++;
+				break;
+			case LFR__DISPATCH_WOKE:
+				wakes++;
+				break;
+			case LFR__DISPATCH_RECORDED_WOKE:
+				wakes++;
+				/* fall through */
+			case LFR__DISPATCH_RECORDED:
+				no_waker++;
+				break;
+			}
+		}
+		lfr__read_unlock();
+
+		publish(&p->polls, 1);
+		publish(&p->events, events);
+		publish(&p->wakes, wakes);
+		publish(&p->no_waker, no_waker);
+		publish(&p->stale, stale);
+	}
+	return NULL;
+}
+
+void lfr_reactor_config_init(struct lfr_reactor_config *config)
+{
+	if (!config)
+		return;
+	memset(config, 0, sizeof(*config));
+	config->pollers = DEFAULT_POLLERS;
+	config->events_per_poll = DEFAULT_EVENTS_PER_POLL;
+	config->initial_buckets = DEFAULT_BUCKETS;
+}
+
+static int resolve_config(const struct lfr_reactor_config *in,
+			  struct lfr_reactor_config *out)
+{
+	lfr_reactor_config_init(out);
+	if (!in)
+		return 0;
+	if (in->pollers > LFR_MAX_POLLERS ||
+	    in->events_per_poll > LFR_MAX_EVENTS_PER_POLL ||
+	    in->initial_buckets > MAX_BUCKETS)
+		return -EINVAL;
+	if (in->pollers)
+		out->pollers = in->pollers;
+	if (in->events_per_poll)
+		out->events_per_poll = in->events_per_poll;
+	if (in->initial_buckets)
+		out->initial_buckets = in->initial_buckets;
+	return 0;
+}
+
+static void stop_pollers(struct lfr_reactor *r, unsigned started)
+{
+	uint64_t one = 1;
+	unsigned i;
+
+	/* the eventfd is level-triggered and never read: every poller sees
+	 * it, each on its next epoll_wait */
+	if (started && write(r->stopfd, &one, sizeof(one)) != sizeof(one)) {
+		/* cannot fail: the counter is far from overflow */
+	}
+	for (i = 0; i < started; i++)
+		pthread_join(r->pollers[i].thread, NULL);
+}
+
+/* undo lfr_reactor_new up to what exists; the pollers are already joined */
+static void teardown(struct lfr_reactor *r)
+{
+	unsigned i;
+
+	if (r->table) {
+		lfr__table_drain(r->table);
+		/* every call_rcu of this reactor has run: wakers dropped,
+		 * entries and boxes freed */
+		urcu_bp_barrier();
+		lfr__table_destroy(r->table);
+	}
+	if (r->pollers) {
+		for (i = 0; i < r->npollers; i++)
+			free(r->pollers[i].events_buf);
+		free(r->pollers);
+	}
+	if (r->stopfd >= 0)
+		close(r->stopfd);
+	if (r->epfd >= 0)
+		close(r->epfd);
+	pthread_attr_destroy(&r->attr);
+	free(r);
+}
+
+int lfr_reactor_new(const struct lfr_reactor_config *config,
+		    struct lfr_reactor **out)
+{
+	struct lfr_reactor_config cfg;
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct lfr_reactor *r;
+	sigset_t all, old;
+	unsigned started = 0, i;
+	int ret;
+
+	if (!out)
+		return -EINVAL;
+	ret = resolve_config(config, &cfg);
+	if (ret)
+		return ret;
+
+	r = lfr__alloc(alignof(struct lfr_reactor), sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	memset(r, 0, sizeof(*r));
+	atomic_init(&r->next_id, 1);
+	r->epfd = r->stopfd = -1;
+	r->npollers = cfg.pollers;
+	sigfillset(&all);
+	ret = -pthread_attr_init(&r->attr);
+	if (ret) {
+		free(r);
+		return ret;
+	}
+	ret = -pthread_attr_setsigmask_np(&r->attr, &all);
+	if (ret)
+		goto fail;
+
+	r->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (r->epfd < 0) {
+		ret = -errno;
+		goto fail;
+	}
+	r->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (r->stopfd < 0) {
+		ret = -errno;
+		goto fail;
+	}
+	ev.data.u64 = LFR__STOP_TOKEN;
+	if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, r->stopfd, &ev) < 0) {
+		ret = -errno;
+		goto fail;
+	}
+
+	r->pollers = lfr__alloc(alignof(struct poller),
+				sizeof(*r->pollers) * cfg.pollers);
+	if (!r->pollers) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	memset(r->pollers, 0, sizeof(*r->pollers) * cfg.pollers);
+	for (i = 0; i < cfg.pollers; i++) {
+		struct poller *p = &r->pollers[i];
+
+		p->reactor = r;
+		p->events_len = cfg.events_per_poll;
+		p->events_buf = lfr__alloc(0, sizeof(*p->events_buf) *
+						      cfg.events_per_poll);
+		if (!p->events_buf) {
+			ret = -ENOMEM;
+			goto fail;
+		}
+	}
+
+	/* liburcu starts its own threads (the table's resize worker now, the
+	 * call_rcu worker on first use) with the creator's signal mask:
+	 * create them here, with every signal blocked. */
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	ret = lfr__table_new(cfg.initial_buckets, &r->attr, &r->table);
+	if (ret == 0)
+		(void)urcu_bp_get_default_call_rcu_data();
+	for (i = 0; ret == 0 && i < cfg.pollers; i++) {
+		ret = -pthread_create(&r->pollers[i].thread, &r->attr,
+				      poller_main, &r->pollers[i]);
+		if (ret == 0)
+			started++;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (ret)
+		goto fail;
+
+	*out = r;
+	return 0;
+
+fail:
+	stop_pollers(r, started);
+	teardown(r);
+	return ret;
+}
+
+void lfr_reactor_free(struct lfr_reactor *reactor)
+{
+	if (!reactor)
+		return;
+	stop_pollers(reactor, reactor->npollers);
+	teardown(reactor);
+}
+
+lfr_id lfr_reactor_next_id(struct lfr_reactor *reactor)
+{
+	if (!reactor)
+		return 0;
+	return atomic_fetch_add_explicit(&reactor->next_id, 1,
+					 memory_order_relaxed);
+}
+
+static bool issued(struct lfr_reactor *r, lfr_id id)
+{
+	return id != 0 &&
+	       id < atomic_load_explicit(&r->next_id, memory_order_relaxed);
+}
+
+int lfr_reactor_register(struct lfr_reactor *reactor, int fd,
+			 unsigned interest, lfr_id id)
+{
+	struct epoll_event ev;
+	int ret;
+
+	if (!reactor || !interest ||
+	    (interest & ~(unsigned)(LFR_READABLE | LFR_WRITABLE)) ||
+	    !issued(reactor, id))
+		return -EINVAL;
+	if (fd < 0)
+		return -EBADF;
+
+	ret = lfr__table_insert(reactor->table, id, fd);
+	if (ret)
+		return ret;
+
+	ev.events = EPOLLET;
+	if (interest & LFR_READABLE)
+		ev.events |= EPOLLIN | EPOLLRDHUP;
+	if (interest & LFR_WRITABLE)
+		ev.events |= EPOLLOUT;
+	ev.data.u64 = id;
+	if (epoll_ctl(reactor->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		ret = -errno;
+		/* no event can name id: the fd never entered epoll.  A
+		 * waker a racing set_waker stored is dropped with the entry */
+		lfr__table_remove(reactor->table, id);
+		return ret;
+	}
+	count(&stripe_of(reactor)->registered, 1);
+	return 0;
+}
+
+static bool waker_ok(const struct lfr_waker *w)
+{
+	const struct lfr_waker_vtable *vt = w ? w->vtable : NULL;
+
+	return vt && vt->clone && vt->wake && vt->wake_by_ref && vt->drop;
+}
+
+int lfr_reactor_set_waker(struct lfr_reactor *reactor,
+			  const struct lfr_waker *waker, lfr_id id)
+{
+	bool woke;
+	int ret;
+
+	if (!reactor || !waker_ok(waker))
+		return -EINVAL;
+	ret = lfr__table_set_waker(reactor->table, waker, id, &woke);
+	if (woke)
+		count(&stripe_of(reactor)->wakes, 1);
+	return ret;
+}
+
+int lfr_reactor_deregister(struct lfr_reactor *reactor, int fd, lfr_id id)
+{
+	int ret, del;
+
+	if (!reactor || id == 0)
+		return -EINVAL;
+	ret = lfr__table_check(reactor->table, id, fd);
+	if (ret)
+		return ret;
+	/* out of epoll first: from here no new event can name id, only
+	 * those already in a poller's batch, which the grace period covers */
+	del = epoll_ctl(reactor->epfd, EPOLL_CTL_DEL, fd, NULL) < 0 ? -errno : 0;
+	ret = lfr__table_remove(reactor->table, id);
+	if (ret)
+		return ret;
+	count(&stripe_of(reactor)->deregistered, 1);
+	/* EBADF: fd was closed first.  ENOENT cannot happen while id was
+	 * registered with fd, unless fd was closed and its number reused */
+	return del == -ENOENT ? -EBADF : del;
+}
+
+int lfr_reactor_stats(struct lfr_reactor *reactor,
+		      struct lfr_reactor_stats *out)
+{
+	uint64_t reg = 0, dereg = 0;
+	unsigned i;
+
+	if (!reactor || !out)
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	for (i = 0; i < reactor->npollers; i++) {
+		struct poller *p = &reactor->pollers[i];
+
+		out->polls += get(&p->polls);
+		out->events += get(&p->events);
+		out->wakes += get(&p->wakes);
+		out->no_waker += get(&p->no_waker);
+		out->stale += get(&p->stale);
+	}
+	for (i = 0; i < LFR__STRIPES; i++) {
+		reg += get(&reactor->stripes[i].registered);
+		dereg += get(&reactor->stripes[i].deregistered);
+		out->wakes += get(&reactor->stripes[i].wakes);
+	}
+	out->registrations = reg > dereg ? reg - dereg : 0;
+	return 0;
+}

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * test_hooks.h - seams for the test suite, compiled only into the test
+ * variant of the library (liblfreactor-test.la, -DLFR_TEST_HOOKS).  In the
+ * installed library every hook compiles to nothing.
+ *
+ * Hooks let a test stop a poller at a chosen point of the protocol and make
+ * the other side move, so interleavings that are rare in the wild are forced
+ * every run.  Set them before lfr_reactor_new() and clear them after
+ * lfr_reactor_free(); they are plain globals.
+ */
+#ifndef LFR_TEST_HOOKS_H
+#define LFR_TEST_HOOKS_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <lfreactor/common.h>
+
+#ifdef LFR_TEST_HOOKS
+
+struct lfr__test_hooks {
+	void *arg;
+	/* poller: about to call epoll_wait (outside any read-side section) */
+	void (*before_wait)(void *arg);
+	/* poller: epoll_wait returned n > 0 events, read lock not yet taken */
+	void (*after_wait)(void *arg, int n);
+	/* dispatch: entry for id found, waker not yet loaded (read-side) */
+	void (*dispatch_found)(void *arg, lfr_id id);
+	/* dispatch: no waker stored, readiness not yet recorded (read-side) */
+	void (*dispatch_no_waker)(void *arg, lfr_id id);
+	/* the next fail_alloc_after allocations succeed, then one fails;
+	 * negative: never fail */
+	long fail_alloc_after;
+};
+
+extern struct lfr__test_hooks lfr__hooks;
+extern atomic_ulong lfr__allocations;
+
+#define LFR__HOOK(name, ...)                                                 \
+	do {                                                                 \
+		if (lfr__hooks.name)                                         \
+			lfr__hooks.name(lfr__hooks.arg, ##__VA_ARGS__);      \
+	} while (0)
+
+#else
+
+#define LFR__HOOK(name, ...) ((void)0)
+
+#endif
+
+/* every allocation of the library goes through here */
+void *lfr__alloc(size_t align, size_t size);
+
+#endif /* LFR_TEST_HOOKS_H */

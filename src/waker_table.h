@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * waker_table.h - internal: the table of wakers keyed by id.
+ *
+ * The whole concurrency story of wakers lives in waker_table.c.  Functions
+ * marked "read-side" must be called inside lfr__read_lock()/unlock(); the
+ * others take the read-side lock themselves where they need it.
+ */
+#ifndef LFR_WAKER_TABLE_H
+#define LFR_WAKER_TABLE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <lfreactor/waker.h>
+
+struct lfr__table;
+
+/* what one event did, for the reactor's counters */
+enum lfr__dispatch {
+	LFR__DISPATCH_STALE,    /* no entry: id removed */
+	LFR__DISPATCH_WOKE,     /* a waker was present and woken */
+	LFR__DISPATCH_RECORDED, /* no waker: readiness recorded */
+	LFR__DISPATCH_RECORDED_WOKE, /* recorded, then a waker appeared */
+};
+
+void lfr__read_lock(void);
+void lfr__read_unlock(void);
+
+/* attr is kept for the table's life (resize helper threads use it) */
+int lfr__table_new(unsigned long initial_buckets, pthread_attr_t *attr,
+		   struct lfr__table **out);
+/* after lfr__table_drain() and a barrier; outside any read-side section */
+int lfr__table_destroy(struct lfr__table *t);
+
+int lfr__table_insert(struct lfr__table *t, lfr_id id, int fd);
+/* 0 if id is registered with fd, -ENOENT, or -EINVAL on another fd */
+int lfr__table_check(struct lfr__table *t, lfr_id id, int fd);
+int lfr__table_remove(struct lfr__table *t, lfr_id id);
+/* removes every entry; returns how many */
+unsigned long lfr__table_drain(struct lfr__table *t);
+
+/* *woke is set when a recorded event was handed to the new waker */
+int lfr__table_set_waker(struct lfr__table *t, const struct lfr_waker *waker,
+			 lfr_id id, bool *woke);
+
+/* read-side: route one event carrying readiness bits to id's waker */
+enum lfr__dispatch lfr__table_dispatch(struct lfr__table *t, lfr_id id,
+				       unsigned ready);
+
+#endif /* LFR_WAKER_TABLE_H */

@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "helpers.h"
+
+static struct lfr_waker cw_clone(void *data);
+
+static void cw_drop(void *data)
+{
+	struct counting_waker *cw = data;
+
+	atomic_fetch_add(&cw->drops, 1);
+	if (atomic_fetch_sub(&cw->refs, 1) <= 0)
+		atomic_fetch_add(&cw->misuse, 1);
+}
+
+static void cw_wake_by_ref(void *data)
+{
+	struct counting_waker *cw = data;
+
+	if (atomic_load(&cw->refs) <= 0)
+		atomic_fetch_add(&cw->misuse, 1);
+	atomic_fetch_add(&cw->wakes, 1);
+}
+
+static void cw_wake(void *data)
+{
+	cw_wake_by_ref(data);
+	cw_drop(data);
+}
+
+static const struct lfr_waker_vtable cw_vtable = {
+	.clone = cw_clone,
+	.wake = cw_wake,
+	.wake_by_ref = cw_wake_by_ref,
+	.drop = cw_drop,
+};
+
+static struct lfr_waker cw_clone(void *data)
+{
+	struct counting_waker *cw = data;
+	struct lfr_waker none = { NULL, NULL };
+
+	if (atomic_load(&cw->fail_clone))
+		return none;
+	if (atomic_fetch_add(&cw->refs, 1) <= 0)
+		atomic_fetch_add(&cw->misuse, 1);
+	atomic_fetch_add(&cw->clones, 1);
+	return cw_waker(cw);
+}
+
+void cw_init(struct counting_waker *cw)
+{
+	atomic_init(&cw->refs, 1);
+	atomic_init(&cw->clones, 0);
+	atomic_init(&cw->drops, 0);
+	atomic_init(&cw->wakes, 0);
+	atomic_init(&cw->misuse, 0);
+	atomic_init(&cw->fail_clone, false);
+}
+
+struct lfr_waker cw_waker(struct counting_waker *cw)
+{
+	struct lfr_waker w = { &cw_vtable, cw };
+
+	return w;
+}
+
+int cw_wakes(struct counting_waker *cw)
+{
+	return atomic_load(&cw->wakes);
+}
+
+void test_pipe(int fds[2])
+{
+	cr_assert_eq(pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0);
+}
+
+void fire(int fd)
+{
+	char c = 'x';
+
+	cr_assert_eq(write(fd, &c, 1), 1);
+}
+
+void drain(int fd)
+{
+	char buf[256];
+
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+}
+
+void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+struct lfr_reactor_stats stats_of(struct lfr_reactor *r)
+{
+	struct lfr_reactor_stats s;
+
+	cr_assert_eq(lfr_reactor_stats(r, &s), 0);
+	return s;
+}

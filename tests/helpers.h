@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* helpers.h - test wakers that count, pipes, and waiting with a deadline. */
+#ifndef LFR_TESTS_HELPERS_H
+#define LFR_TESTS_HELPERS_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <lfreactor.h>
+
+/*
+ * A reference-counted waker that records what was done to it.  refs starts
+ * at 1: the test's own reference.  A wake_by_ref or clone after refs fell to
+ * 0 is a use after free and is counted in misuse.
+ */
+struct counting_waker {
+	atomic_int refs;
+	atomic_int clones;
+	atomic_int drops;
+	atomic_int wakes;
+	atomic_int misuse;
+	atomic_bool fail_clone;
+};
+
+void cw_init(struct counting_waker *cw);
+struct lfr_waker cw_waker(struct counting_waker *cw); /* borrows, no ref */
+int cw_wakes(struct counting_waker *cw);
+
+/* a non-blocking pipe; fire writes one byte, drain reads all */
+void test_pipe(int fds[2]);
+void fire(int fd);
+void drain(int fd);
+
+/* poll cond every millisecond until it holds or ms pass */
+#define WAIT_FOR(cond, ms)                                                   \
+	({                                                                   \
+		int waited_ = 0;                                             \
+		while (!(cond) && waited_ < (ms)) {                          \
+			sleep_ms(1);                                         \
+			waited_++;                                           \
+		}                                                            \
+		(bool)(cond);                                                \
+	})
+void sleep_ms(int ms);
+
+struct lfr_reactor_stats stats_of(struct lfr_reactor *r);
+
+#endif
