@@ -59,6 +59,13 @@ struct lfr_reactor {
 	int stopfd;
 	unsigned npollers;
 	struct poller *pollers;
+	/* the resizer sleeps in read(resizefd) until register or deregister
+	 * sees the table out of proportion */
+	int resizefd;
+	bool resizer_started;
+	pthread_t resizer;
+	atomic_bool resize_pending;
+	atomic_bool stopping;
 	pthread_attr_t attr; /* all signals blocked; also the table's */
 	struct stripe stripes[LFR__STRIPES];
 };
@@ -74,9 +81,9 @@ static struct stripe *stripe_of(struct lfr_reactor *r)
 	return &r->stripes[my_stripe_plus1 - 1];
 }
 
-static void count(atomic_uint_fast64_t *c, uint64_t n)
+static uint64_t count(atomic_uint_fast64_t *c, uint64_t n)
 {
-	atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+	return atomic_fetch_add_explicit(c, n, memory_order_relaxed) + n;
 }
 
 /* single writer: a plain load and store, no locked instruction */
@@ -91,6 +98,60 @@ static void publish(atomic_uint_fast64_t *c, uint64_t n)
 static uint64_t get(atomic_uint_fast64_t *c)
 {
 	return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+static uint64_t live_registrations(struct lfr_reactor *r)
+{
+	uint64_t reg = 0, dereg = 0;
+	unsigned i;
+
+	for (i = 0; i < LFR__STRIPES; i++) {
+		reg += get(&r->stripes[i].registered);
+		dereg += get(&r->stripes[i].deregistered);
+	}
+	return reg > dereg ? reg - dereg : 0;
+}
+
+static void kick(int fd)
+{
+	uint64_t one = 1;
+
+	/* cannot fail short of the counter overflowing */
+	if (write(fd, &one, sizeof(one)) != sizeof(one))
+		return;
+}
+
+/* called with this thread's running count of registrations or
+ * deregistrations: every 64th looks at the table's size */
+#define RESIZE_CHECK_EVERY 64
+static void maybe_resize(struct lfr_reactor *r, uint64_t n)
+{
+	if (n % RESIZE_CHECK_EVERY)
+		return;
+	if (!lfr__table_wants_resize(r->table, live_registrations(r)))
+		return;
+	if (atomic_exchange_explicit(&r->resize_pending, true,
+				     memory_order_acq_rel))
+		return;
+	kick(r->resizefd);
+}
+
+static void *resizer_main(void *arg)
+{
+	struct lfr_reactor *r = arg;
+	uint64_t v;
+
+	for (;;) {
+		if (read(r->resizefd, &v, sizeof(v)) < 0 && errno == EINTR)
+			continue;
+		if (atomic_load_explicit(&r->stopping, memory_order_acquire))
+			return NULL;
+		/* outside any read-side section; waits for grace periods,
+		 * which is why this is not done on the caller's thread */
+		lfr__table_resize(r->table, live_registrations(r));
+		atomic_store_explicit(&r->resize_pending, false,
+				      memory_order_release);
+	}
 }
 
 static unsigned ready_bits(uint32_t ev)
@@ -189,16 +250,19 @@ static int resolve_config(const struct lfr_reactor_config *in,
 	return 0;
 }
 
-static void stop_pollers(struct lfr_reactor *r, unsigned started)
+static void stop_threads(struct lfr_reactor *r, unsigned started)
 {
-	uint64_t one = 1;
 	unsigned i;
 
+	if (r->resizer_started) {
+		atomic_store_explicit(&r->stopping, true, memory_order_release);
+		kick(r->resizefd);
+		pthread_join(r->resizer, NULL);
+	}
 	/* the eventfd is level-triggered and never read: every poller sees
 	 * it, each on its next epoll_wait */
-	if (started && write(r->stopfd, &one, sizeof(one)) != sizeof(one)) {
-		/* cannot fail: the counter is far from overflow */
-	}
+	if (started)
+		kick(r->stopfd);
 	for (i = 0; i < started; i++)
 		pthread_join(r->pollers[i].thread, NULL);
 }
@@ -220,6 +284,8 @@ static void teardown(struct lfr_reactor *r)
 			free(r->pollers[i].events_buf);
 		free(r->pollers);
 	}
+	if (r->resizefd >= 0)
+		close(r->resizefd);
 	if (r->stopfd >= 0)
 		close(r->stopfd);
 	if (r->epfd >= 0)
@@ -249,7 +315,7 @@ int lfr_reactor_new(const struct lfr_reactor_config *config,
 		return -ENOMEM;
 	memset(r, 0, sizeof(*r));
 	atomic_init(&r->next_id, 1);
-	r->epfd = r->stopfd = -1;
+	r->epfd = r->stopfd = r->resizefd = -1;
 	r->npollers = cfg.pollers;
 	sigfillset(&all);
 	ret = -pthread_attr_init(&r->attr);
@@ -268,6 +334,11 @@ int lfr_reactor_new(const struct lfr_reactor_config *config,
 	}
 	r->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (r->stopfd < 0) {
+		ret = -errno;
+		goto fail;
+	}
+	r->resizefd = eventfd(0, EFD_CLOEXEC);
+	if (r->resizefd < 0) {
 		ret = -errno;
 		goto fail;
 	}
@@ -302,8 +373,11 @@ int lfr_reactor_new(const struct lfr_reactor_config *config,
 	 * create them here, with every signal blocked. */
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	ret = lfr__table_new(cfg.initial_buckets, &r->attr, &r->table);
-	if (ret == 0)
+	if (ret == 0) {
 		(void)urcu_bp_get_default_call_rcu_data();
+		ret = -pthread_create(&r->resizer, &r->attr, resizer_main, r);
+		r->resizer_started = ret == 0;
+	}
 	for (i = 0; ret == 0 && i < cfg.pollers; i++) {
 		ret = -pthread_create(&r->pollers[i].thread, &r->attr,
 				      poller_main, &r->pollers[i]);
@@ -318,7 +392,7 @@ int lfr_reactor_new(const struct lfr_reactor_config *config,
 	return 0;
 
 fail:
-	stop_pollers(r, started);
+	stop_threads(r, started);
 	teardown(r);
 	return ret;
 }
@@ -327,7 +401,7 @@ void lfr_reactor_free(struct lfr_reactor *reactor)
 {
 	if (!reactor)
 		return;
-	stop_pollers(reactor, reactor->npollers);
+	stop_threads(reactor, reactor->npollers);
 	teardown(reactor);
 }
 
@@ -375,7 +449,7 @@ int lfr_reactor_register(struct lfr_reactor *reactor, int fd,
 		lfr__table_remove(reactor->table, id);
 		return ret;
 	}
-	count(&stripe_of(reactor)->registered, 1);
+	maybe_resize(reactor, count(&stripe_of(reactor)->registered, 1));
 	return 0;
 }
 
@@ -415,7 +489,7 @@ int lfr_reactor_deregister(struct lfr_reactor *reactor, int fd, lfr_id id)
 	ret = lfr__table_remove(reactor->table, id);
 	if (ret)
 		return ret;
-	count(&stripe_of(reactor)->deregistered, 1);
+	maybe_resize(reactor, count(&stripe_of(reactor)->deregistered, 1));
 	/* EBADF: fd was closed first.  ENOENT cannot happen while id was
 	 * registered with fd, unless fd was closed and its number reused */
 	return del == -ENOENT ? -EBADF : del;
@@ -424,7 +498,6 @@ int lfr_reactor_deregister(struct lfr_reactor *reactor, int fd, lfr_id id)
 int lfr_reactor_stats(struct lfr_reactor *reactor,
 		      struct lfr_reactor_stats *out)
 {
-	uint64_t reg = 0, dereg = 0;
 	unsigned i;
 
 	if (!reactor || !out)
@@ -439,11 +512,9 @@ int lfr_reactor_stats(struct lfr_reactor *reactor,
 		out->no_waker += get(&p->no_waker);
 		out->stale += get(&p->stale);
 	}
-	for (i = 0; i < LFR__STRIPES; i++) {
-		reg += get(&reactor->stripes[i].registered);
-		dereg += get(&reactor->stripes[i].deregistered);
+	for (i = 0; i < LFR__STRIPES; i++)
 		out->wakes += get(&reactor->stripes[i].wakes);
-	}
-	out->registrations = reg > dereg ? reg - dereg : 0;
+	out->registrations = live_registrations(reactor);
+	out->buckets = lfr__table_buckets(reactor->table);
 	return 0;
 }

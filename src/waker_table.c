@@ -63,6 +63,8 @@ _Static_assert(sizeof(struct lfr__entry) <= LFR__CACHELINE,
 
 struct lfr__table {
 	struct cds_lfht *ht;
+	unsigned long min_buckets;
+	atomic_ulong buckets; /* written by lfr__table_resize's caller only */
 };
 
 void lfr__read_lock(void)
@@ -135,8 +137,12 @@ int lfr__table_new(unsigned long initial_buckets, pthread_attr_t *attr,
 		return -ENOMEM;
 	while (size < initial_buckets)
 		size <<= 1;
-	t->ht = cds_lfht_new_flavor(size, size, LFR__MAX_BUCKETS,
-				    CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING,
+	t->min_buckets = size;
+	atomic_init(&t->buckets, size);
+	/* No CDS_LFHT_AUTO_RESIZE: in liburcu 0.13 it starts a resize worker
+	 * that unblocks SIGUSR1 for itself.  The reactor resizes instead, from
+	 * a thread of its own (lfr__table_resize). */
+	t->ht = cds_lfht_new_flavor(size, size, LFR__MAX_BUCKETS, 0,
 				    &urcu_bp_flavor, attr);
 	if (!t->ht) {
 		free(t);
@@ -153,6 +159,33 @@ int lfr__table_destroy(struct lfr__table *t)
 	if (ret == 0)
 		free(t);
 	return ret;
+}
+
+unsigned long lfr__table_buckets(struct lfr__table *t)
+{
+	return atomic_load_explicit(&t->buckets, memory_order_relaxed);
+}
+
+/* Aim for 1 to 2 entries per bucket; shrink only below 1/8 so a table at a
+ * boundary does not flap. */
+bool lfr__table_wants_resize(struct lfr__table *t, unsigned long live)
+{
+	unsigned long size = lfr__table_buckets(t);
+
+	return (live > 2 * size && size < LFR__MAX_BUCKETS) ||
+	       (live < size / 8 && size > t->min_buckets);
+}
+
+void lfr__table_resize(struct lfr__table *t, unsigned long live)
+{
+	unsigned long target = t->min_buckets;
+
+	if (!lfr__table_wants_resize(t, live))
+		return;
+	while (target < live && target < LFR__MAX_BUCKETS)
+		target <<= 1;
+	cds_lfht_resize(t->ht, target);
+	atomic_store_explicit(&t->buckets, target, memory_order_relaxed);
 }
 
 int lfr__table_insert(struct lfr__table *t, lfr_id id, int fd)

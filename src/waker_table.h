@@ -32,6 +32,13 @@ int lfr__table_new(unsigned long initial_buckets, pthread_attr_t *attr,
 /* after lfr__table_drain() and a barrier; outside any read-side section */
 int lfr__table_destroy(struct lfr__table *t);
 
+/* current bucket count, and whether live entries call for another */
+unsigned long lfr__table_buckets(struct lfr__table *t);
+bool lfr__table_wants_resize(struct lfr__table *t, unsigned long live);
+/* one thread at a time, outside any read-side section; waits for grace
+ * periods */
+void lfr__table_resize(struct lfr__table *t, unsigned long live);
+
 int lfr__table_insert(struct lfr__table *t, lfr_id id, int fd);
 /* 0 if id is registered with fd, -ENOENT, or -EINVAL on another fd */
 int lfr__table_check(struct lfr__table *t, lfr_id id, int fd);

@@ -11,6 +11,9 @@
  * A reference-counted waker that records what was done to it.  refs starts
  * at 1: the test's own reference.  A wake_by_ref or clone after refs fell to
  * 0 is a use after free and is counted in misuse.
+ * The reactor drops its references after a grace period, after the call
+ * that retired them returned: a counting_waker must outlive that, so tests
+ * keep them static (each Criterion test runs in a process of its own).
  */
 struct counting_waker {
 	atomic_int refs;

@@ -23,9 +23,11 @@
  *    calling lfr_reactor_set_waker).  They must be short and must not block.
  *    From a waker you may call next_id, register, set_waker, deregister and
  *    stats; never lfr_reactor_free().
- *  - The library's threads (pollers, and liburcu's call_rcu and resize
- *    workers that the reactor starts) block all signals, so signalfd and
- *    sigwait users keep their signals.
+ *  - The library's threads (pollers, the table resizer, and liburcu's
+ *    call_rcu worker and resize helpers that the reactor starts) block all
+ *    signals, so signalfd and sigwait users keep their signals.  The table
+ *    grows and shrinks on the reactor's own resizer thread, never on the
+ *    caller's: liburcu 0.13's auto-resize worker unblocks SIGUSR1.
  *  - fork(): the pollers do not exist in a child.  A child may only exec or
  *    _exit; it must not use a reactor created by its parent.
  */
@@ -80,6 +82,7 @@ struct lfr_reactor_stats {
 	uint64_t no_waker;      /* events that found no waker yet: recorded */
 	uint64_t stale;         /* events whose id was already removed */
 	uint64_t registrations; /* registrations live now */
+	uint64_t buckets;       /* buckets of the waker table now */
 };
 
 struct lfr_reactor;

@@ -1,0 +1,315 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Bad input: every documented error result, and that a failed call leaves
+ * nothing behind.  Each test checks the reactor still works afterwards.
+ */
+#include "config.h"
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "helpers.h"
+#include "test_hooks.h"
+
+static struct lfr_reactor *r;
+static int p[2];
+
+static void setup(void)
+{
+	cr_assert_eq(lfr_reactor_new(NULL, &r), 0);
+	test_pipe(p);
+}
+
+static void teardown(void)
+{
+	lfr_reactor_free(r);
+	close(p[0]);
+	close(p[1]);
+	lfr__hooks.fail_alloc_after = -1;
+}
+
+TestSuite(errors, .init = setup, .fini = teardown);
+
+/* registers p[0] under a fresh id and checks a write wakes its waker */
+static void assert_pipe_still_works(void)
+{
+	static struct counting_waker cw;
+	struct lfr_waker w;
+	lfr_id id = lfr_reactor_next_id(r);
+
+	cw_init(&cw);
+	w = cw_waker(&cw);
+	cr_assert_eq(lfr_reactor_register(r, p[0], LFR_READABLE, id), 0);
+	cr_assert_eq(lfr_reactor_set_waker(r, &w, id), 0);
+	fire(p[1]);
+	cr_assert(WAIT_FOR(cw_wakes(&cw) == 1, 5000));
+	cr_assert_eq(lfr_reactor_deregister(r, p[0], id), 0);
+	drain(p[0]);
+}
+
+Test(errors, null_reactor_is_einval_everywhere)
+{
+	struct lfr_waker w = lfr_waker_noop();
+	struct lfr_reactor_stats s;
+
+	cr_assert_eq(lfr_reactor_next_id(NULL), 0);
+	cr_assert_eq(lfr_reactor_register(NULL, p[0], LFR_READABLE, 1), -EINVAL);
+	cr_assert_eq(lfr_reactor_set_waker(NULL, &w, 1), -EINVAL);
+	cr_assert_eq(lfr_reactor_deregister(NULL, p[0], 1), -EINVAL);
+	cr_assert_eq(lfr_reactor_stats(NULL, &s), -EINVAL);
+	cr_assert_eq(lfr_reactor_stats(r, NULL), -EINVAL);
+	lfr_reactor_free(NULL);
+}
+
+Test(errors, new_rejects_null_out_and_oversized_config)
+{
+	struct lfr_reactor_config cfg;
+	struct lfr_reactor *other = (struct lfr_reactor *)&cfg;
+
+	cr_assert_eq(lfr_reactor_new(NULL, NULL), -EINVAL);
+	lfr_reactor_config_init(&cfg);
+	cfg.pollers = LFR_MAX_POLLERS + 1;
+	cr_assert_eq(lfr_reactor_new(&cfg, &other), -EINVAL);
+	cr_assert_eq(other, (struct lfr_reactor *)&cfg, "*out untouched");
+	lfr_reactor_config_init(&cfg);
+	cfg.events_per_poll = LFR_MAX_EVENTS_PER_POLL + 1;
+	cr_assert_eq(lfr_reactor_new(&cfg, &other), -EINVAL);
+	lfr_reactor_config_init(&cfg);
+	cfg.initial_buckets = (1ul << 20) + 1;
+	cr_assert_eq(lfr_reactor_new(&cfg, &other), -EINVAL);
+}
+
+Test(errors, config_zero_fields_take_defaults)
+{
+	struct lfr_reactor_config cfg = { 0 };
+	struct lfr_reactor *other;
+
+	cr_assert_eq(lfr_reactor_new(&cfg, &other), 0);
+	lfr_reactor_free(other);
+	lfr_reactor_config_init(NULL);
+}
+
+Test(errors, id_zero_and_unissued_ids_are_einval)
+{
+	lfr_id next = lfr_reactor_next_id(r);
+
+	cr_assert_eq(lfr_reactor_register(r, p[0], LFR_READABLE, 0), -EINVAL);
+	cr_assert_eq(lfr_reactor_register(r, p[0], LFR_READABLE, next + 1),
+		     -EINVAL, "an id next_id has not handed out yet");
+	cr_assert_eq(lfr_reactor_register(r, p[0], LFR_READABLE, ~0ull),
+		     -EINVAL);
+	cr_assert_eq(lfr_reactor_deregister(r, p[0], 0), -EINVAL);
+	assert_pipe_still_works();
+}
+
+Test(errors, empty_or_unknown_interest_is_einval)
+{
+	lfr_id id = lfr_reactor_next_id(r);
+
+	cr_assert_eq(lfr_reactor_register(r, p[0], 0, id), -EINVAL);
+	cr_assert_eq(lfr_reactor_register(r, p[0], 1u << 5, id), -EINVAL);
+	cr_assert_eq(lfr_reactor_register(r, p[0], LFR_READABLE | 1u << 2, id),
+		     -EINVAL);
+	cr_assert_eq(lfr_reactor_set_waker(r, &(struct lfr_waker){
+			     lfr_waker_noop().vtable, NULL }, id),
+		     -ENOENT, "nothing was registered");
+	assert_pipe_still_works();
+}
+
+Test(errors, negative_fd_is_ebadf)
+{
+	lfr_id id = lfr_reactor_next_id(r);
+
+	cr_assert_eq(lfr_reactor_register(r, -1, LFR_READABLE, id), -EBADF);
+	cr_assert_eq(stats_of(r).registrations, 0);
+}
+
+Test(errors, closed_fd_is_ebadf_and_rolled_back)
+{
+	struct lfr_waker w = lfr_waker_noop();
+	int q[2];
+	lfr_id id = lfr_reactor_next_id(r);
+
+	test_pipe(q);
+	close(q[0]);
+	close(q[1]);
+	cr_assert_eq(lfr_reactor_register(r, q[0], LFR_READABLE, id), -EBADF);
+	cr_assert_eq(lfr_reactor_set_waker(r, &w, id), -ENOENT,
+		     "the entry was rolled back");
+	cr_assert_eq(stats_of(r).registrations, 0);
+}
+
+Test(errors, regular_file_is_eperm_and_rolled_back)
+{
+	struct lfr_waker w = lfr_waker_noop();
+	char path[] = "/tmp/lfr-test-XXXXXX";
+	int fd = mkstemp(path);
+	lfr_id id = lfr_reactor_next_id(r);
+
+	cr_assert_geq(fd, 0);
+	unlink(path);
+	cr_assert_eq(lfr_reactor_register(r, fd, LFR_READABLE, id), -EPERM);
+	cr_assert_eq(lfr_reactor_set_waker(r, &w, id), -ENOENT);
+	close(fd);
+}
+
+Test(errors, duplicate_id_is_eexist_and_keeps_the_first)
+{
+	static struct counting_waker cw;
+	struct lfr_waker w;
+	int q[2];
+	lfr_id id = lfr_reactor_next_id(r);
+
+	cw_init(&cw);
+	w = cw_waker(&cw);
+	test_pipe(q);
+	cr_assert_eq(lfr_reactor_register(r, p[0], LFR_READABLE, id), 0);
+	cr_assert_eq(lfr_reactor_register(r, q[0], LFR_READABLE, id), -EEXIST);
+	cr_assert_eq(lfr_reactor_set_waker(r, &w, id), 0);
+	fire(q[1]);
+	fire(p[1]);
+	cr_assert(WAIT_FOR(cw_wakes(&cw) == 1, 5000));
+	sleep_ms(20);
+	cr_assert_eq(cw_wakes(&cw), 1, "q never entered epoll");
+	cr_assert_eq(stats_of(r).registrations, 1);
+	cr_assert_eq(lfr_reactor_deregister(r, p[0], id), 0);
+	close(q[0]);
+	close(q[1]);
+}
+
+Test(errors, duplicate_fd_is_eexist_and_rolled_back)
+{
+	struct lfr_waker w = lfr_waker_noop();
+	lfr_id a = lfr_reactor_next_id(r), b = lfr_reactor_next_id(r);
+
+	cr_assert_eq(lfr_reactor_register(r, p[0], LFR_READABLE, a), 0);
+	cr_assert_eq(lfr_reactor_register(r, p[0], LFR_WRITABLE, b), -EEXIST);
+	cr_assert_eq(lfr_reactor_set_waker(r, &w, b), -ENOENT,
+		     "b's entry was rolled back");
+	cr_assert_eq(lfr_reactor_deregister(r, p[0], a), 0);
+	assert_pipe_still_works();
+}
+
+Test(errors, set_waker_on_unknown_or_removed_id_is_enoent)
+{
+	struct lfr_waker w = lfr_waker_noop();
+	lfr_id id = lfr_reactor_next_id(r);
+
+	cr_assert_eq(lfr_reactor_set_waker(r, &w, id), -ENOENT);
+	cr_assert_eq(lfr_reactor_set_waker(r, &w, 0), -ENOENT);
+	cr_assert_eq(lfr_reactor_register(r, p[0], LFR_READABLE, id), 0);
+	cr_assert_eq(lfr_reactor_deregister(r, p[0], id), 0);
+	cr_assert_eq(lfr_reactor_set_waker(r, &w, id), -ENOENT);
+}
+
+Test(errors, bad_wakers_are_einval)
+{
+	struct lfr_waker_vtable partial = *lfr_waker_noop().vtable;
+	struct lfr_waker none = { NULL, NULL }, w = { &partial, NULL };
+	lfr_id id = lfr_reactor_next_id(r);
+
+	cr_assert_eq(lfr_reactor_register(r, p[0], LFR_READABLE, id), 0);
+	cr_assert_eq(lfr_reactor_set_waker(r, NULL, id), -EINVAL);
+	cr_assert_eq(lfr_reactor_set_waker(r, &none, id), -EINVAL);
+	partial.wake_by_ref = NULL;
+	cr_assert_eq(lfr_reactor_set_waker(r, &w, id), -EINVAL);
+	partial = *lfr_waker_noop().vtable;
+	partial.clone = NULL;
+	cr_assert_eq(lfr_reactor_set_waker(r, &w, id), -EINVAL);
+	cr_assert_eq(lfr_reactor_deregister(r, p[0], id), 0);
+}
+
+Test(errors, failed_clone_is_enomem_and_keeps_the_old_waker)
+{
+	static struct counting_waker a, b;
+	struct lfr_waker wa, wb;
+	lfr_id id = lfr_reactor_next_id(r);
+
+	cw_init(&a);
+	cw_init(&b);
+	wa = cw_waker(&a);
+	wb = cw_waker(&b);
+	atomic_store(&b.fail_clone, true);
+	cr_assert_eq(lfr_reactor_register(r, p[0], LFR_READABLE, id), 0);
+	cr_assert_eq(lfr_reactor_set_waker(r, &wa, id), 0);
+	cr_assert_eq(lfr_reactor_set_waker(r, &wb, id), -ENOMEM);
+	fire(p[1]);
+	cr_assert(WAIT_FOR(cw_wakes(&a) == 1, 5000), "old waker still set");
+	cr_assert_eq(cw_wakes(&b), 0);
+	cr_assert_eq(lfr_reactor_deregister(r, p[0], id), 0);
+}
+
+Test(errors, failed_allocations_are_enomem_and_leave_nothing)
+{
+	static struct counting_waker cw;
+	struct lfr_waker w;
+	struct lfr_reactor *other = NULL;
+	lfr_id id = lfr_reactor_next_id(r);
+
+	cw_init(&cw);
+	w = cw_waker(&cw);
+	lfr__hooks.fail_alloc_after = 0; /* the entry */
+	cr_assert_eq(lfr_reactor_register(r, p[0], LFR_READABLE, id), -ENOMEM);
+	lfr__hooks.fail_alloc_after = -1;
+	cr_assert_eq(lfr_reactor_set_waker(r, &w, id), -ENOENT);
+
+	cr_assert_eq(lfr_reactor_register(r, p[0], LFR_READABLE, id), 0);
+	lfr__hooks.fail_alloc_after = 0; /* the waker box */
+	cr_assert_eq(lfr_reactor_set_waker(r, &w, id), -ENOMEM);
+	lfr__hooks.fail_alloc_after = -1;
+	cr_assert_eq(atomic_load(&cw.clones), 0, "no clone left behind");
+
+	for (long n = 0; n < 4; n++) { /* reactor, pollers, events, table */
+		lfr__hooks.fail_alloc_after = n;
+		cr_assert_eq(lfr_reactor_new(NULL, &other), -ENOMEM, "n=%ld", n);
+		cr_assert_null(other);
+	}
+	lfr__hooks.fail_alloc_after = -1;
+	cr_assert_eq(lfr_reactor_deregister(r, p[0], id), 0);
+	assert_pipe_still_works();
+}
+
+Test(errors, deregister_unknown_id_is_enoent_and_changes_nothing)
+{
+	lfr_id id = lfr_reactor_next_id(r), other = lfr_reactor_next_id(r);
+
+	cr_assert_eq(lfr_reactor_register(r, p[0], LFR_READABLE, id), 0);
+	cr_assert_eq(lfr_reactor_deregister(r, p[0], other), -ENOENT);
+	cr_assert_eq(stats_of(r).registrations, 1, "id still registered");
+	cr_assert_eq(lfr_reactor_deregister(r, p[0], id), 0);
+	cr_assert_eq(lfr_reactor_deregister(r, p[0], id), -ENOENT, "twice");
+}
+
+Test(errors, deregister_with_another_fd_is_einval_and_changes_nothing)
+{
+	int q[2];
+	lfr_id id = lfr_reactor_next_id(r);
+
+	test_pipe(q);
+	cr_assert_eq(lfr_reactor_register(r, p[0], LFR_READABLE, id), 0);
+	cr_assert_eq(lfr_reactor_deregister(r, q[0], id), -EINVAL);
+	cr_assert_eq(lfr_reactor_deregister(r, -1, id), -EINVAL);
+	cr_assert_eq(stats_of(r).registrations, 1);
+	cr_assert_eq(lfr_reactor_deregister(r, p[0], id), 0);
+	close(q[0]);
+	close(q[1]);
+}
+
+Test(errors, deregister_after_close_is_ebadf_but_removes_the_entry)
+{
+	struct lfr_waker w = lfr_waker_noop();
+	int q[2];
+	lfr_id id = lfr_reactor_next_id(r);
+
+	test_pipe(q);
+	cr_assert_eq(lfr_reactor_register(r, q[0], LFR_READABLE, id), 0);
+	close(q[0]);
+	close(q[1]);
+	cr_assert_eq(lfr_reactor_deregister(r, q[0], id), -EBADF);
+	cr_assert_eq(lfr_reactor_set_waker(r, &w, id), -ENOENT, "id gone");
+	cr_assert_eq(stats_of(r).registrations, 0);
+	cr_assert_eq(lfr_reactor_deregister(r, q[0], id), -ENOENT);
+}

@@ -1,0 +1,554 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The invariants of DESIGN.md, one test each (or a few), written so that
+ * each fails if its invariant is broken.  Test hooks (src/test_hooks.h) stop
+ * a poller at a chosen point so rare interleavings happen every run.
+ */
+#include "config.h"
+
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <urcu/urcu-bp.h>
+
+#include "helpers.h"
+#include "test_hooks.h"
+
+static struct lfr_reactor *r;
+static int p[2];
+
+static void setup(void)
+{
+	cr_assert_eq(lfr_reactor_new(NULL, &r), 0);
+	test_pipe(p);
+}
+
+static void teardown(void)
+{
+	lfr_reactor_free(r);
+	memset(&lfr__hooks, 0, sizeof(lfr__hooks));
+	lfr__hooks.fail_alloc_after = -1;
+	close(p[0]);
+	close(p[1]);
+}
+
+/* A gate a hook can park the poller at: the hook posts "arrived" and waits
+ * for "release". */
+struct gate {
+	sem_t arrived, release;
+	atomic_int armed; /* only the first matching call parks */
+	lfr_id id;
+};
+static struct gate gate;
+
+static void gate_init(lfr_id id)
+{
+	sem_init(&gate.arrived, 0, 0);
+	sem_init(&gate.release, 0, 0);
+	atomic_store(&gate.armed, 1);
+	gate.id = id;
+}
+
+static void gate_park(void)
+{
+	if (atomic_exchange(&gate.armed, 0)) {
+		sem_post(&gate.arrived);
+		sem_wait(&gate.release);
+	}
+}
+
+static void hook_park_after_wait(void *arg, int n)
+{
+	gate_park();
+}
+
+static void hook_park_on_found(void *arg, lfr_id id)
+{
+	if (id == gate.id)
+		gate_park();
+}
+
+static void park_until_arrived(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 5;
+	cr_assert_eq(sem_timedwait(&gate.arrived, &ts), 0, "poller parked");
+}
+
+TestSuite(invariants, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(lifecycle, .timeout = 60);
+
+/* ---- ids are never reused ------------------------------------------- */
+
+Test(invariants, next_id_is_never_zero_and_strictly_increases)
+{
+	lfr_id last = 0;
+
+	for (int i = 0; i < 100000; i++) {
+		lfr_id id = lfr_reactor_next_id(r);
+
+		cr_assert_gt(id, last);
+		last = id;
+	}
+}
+
+Test(invariants, stale_event_for_removed_id_wakes_nobody_and_is_counted)
+{
+	static struct counting_waker old_w, new_w;
+	struct lfr_waker wo, wn;
+	int q[2];
+	lfr_id old_id = lfr_reactor_next_id(r), new_id;
+
+	cw_init(&old_w);
+	cw_init(&new_w);
+	wo = cw_waker(&old_w);
+	wn = cw_waker(&new_w);
+	test_pipe(q);
+	cr_assert_eq(lfr_reactor_register(r, p[0], LFR_READABLE, old_id), 0);
+	cr_assert_eq(lfr_reactor_set_waker(r, &wo, old_id), 0);
+
+	/* the poller takes the event out of epoll, then stops before looking
+	 * the id up: the event is in flight */
+	gate_init(old_id);
+	lfr__hooks.after_wait = hook_park_after_wait;
+	fire(p[1]);
+	park_until_arrived();
+
+	/* meanwhile the registration goes and a new one comes */
+	cr_assert_eq(lfr_reactor_deregister(r, p[0], old_id), 0);
+	new_id = lfr_reactor_next_id(r);
+	cr_assert_neq(new_id, old_id);
+	cr_assert_eq(lfr_reactor_register(r, q[0], LFR_READABLE, new_id), 0);
+	cr_assert_eq(lfr_reactor_set_waker(r, &wn, new_id), 0);
+	sem_post(&gate.release);
+
+	cr_assert(WAIT_FOR(stats_of(r).stale == 1, 5000),
+		  "the stale event found no entry and was counted");
+	cr_assert_eq(cw_wakes(&new_w), 0, "not routed to the new registration");
+	cr_assert_eq(cw_wakes(&old_w), 0, "its id was gone before lookup");
+	cr_assert_eq(lfr_reactor_deregister(r, q[0], new_id), 0);
+	close(q[0]);
+	close(q[1]);
+}
+
+/* ---- no lost wake-up ------------------------------------------------ */
+
+Test(invariants, event_before_set_waker_is_recorded_and_woken_at_set_waker)
+{
+	static struct counting_waker cw;
+	struct lfr_waker w;
+	lfr_id id = lfr_reactor_next_id(r);
+
+	cw_init(&cw);
+	w = cw_waker(&cw);
+	cr_assert_eq(lfr_reactor_register(r, p[0], LFR_READABLE, id), 0);
+	fire(p[1]);
+	cr_assert(WAIT_FOR(stats_of(r).no_waker == 1, 5000),
+		  "the poller saw the event with no waker stored");
+	cr_assert_eq(cw_wakes(&cw), 0);
+
+	cr_assert_eq(lfr_reactor_set_waker(r, &w, id), 0);
+	cr_assert_eq(cw_wakes(&cw), 1, "woken inside set_waker, not lost");
+	cr_assert_eq(stats_of(r).wakes, 1);
+
+	/* the readiness was consumed: a second waker is not woken by it */
+	{
+		static struct counting_waker cw2;
+		struct lfr_waker w2;
+
+		cw_init(&cw2);
+		w2 = cw_waker(&cw2);
+		cr_assert_eq(lfr_reactor_set_waker(r, &w2, id), 0);
+		cr_assert_eq(cw_wakes(&cw2), 0);
+		cr_assert_eq(lfr_reactor_deregister(r, p[0], id), 0);
+	}
+}
+
+/* The poller found no waker; before it records the readiness, set_waker
+ * publishes one and finds nothing recorded.  The poller's load after its
+ * record must see the waker, or the wake is lost for good (edge-triggered).
+ */
+static struct lfr_waker race_waker;
+static void hook_set_waker_before_record(void *arg, lfr_id id)
+{
+	cr_assert_eq(lfr_reactor_set_waker(r, &race_waker, id), 0);
+}
+
+Test(invariants, set_waker_between_empty_load_and_record_still_wakes)
+{
+	static struct counting_waker cw;
+	lfr_id id = lfr_reactor_next_id(r);
+
+	cw_init(&cw);
+	race_waker = cw_waker(&cw);
+	cr_assert_eq(lfr_reactor_register(r, p[0], LFR_READABLE, id), 0);
+	lfr__hooks.dispatch_no_waker = hook_set_waker_before_record;
+	fire(p[1]);
+	cr_assert(WAIT_FOR(cw_wakes(&cw) == 1, 5000), "woken by the poller");
+	sleep_ms(20);
+	cr_assert_eq(cw_wakes(&cw), 1, "exactly once");
+	cr_assert_eq(stats_of(r).no_waker, 1);
+	lfr__hooks.dispatch_no_waker = NULL;
+	cr_assert_eq(lfr_reactor_deregister(r, p[0], id), 0);
+}
+
+/* ---- no use after free on deregister ------------------------------ */
+
+Test(invariants, deregister_during_dispatch_frees_only_after_the_dispatch)
+{
+	static struct counting_waker cw;
+	struct lfr_waker w;
+	lfr_id id = lfr_reactor_next_id(r);
+
+	cw_init(&cw);
+	w = cw_waker(&cw);
+	cr_assert_eq(lfr_reactor_register(r, p[0], LFR_READABLE, id), 0);
+	cr_assert_eq(lfr_reactor_set_waker(r, &w, id), 0);
+
+	/* the poller has found the entry and holds it, inside its read-side
+	 * section, when deregister runs */
+	gate_init(id);
+	lfr__hooks.dispatch_found = hook_park_on_found;
+	fire(p[1]);
+	park_until_arrived();
+	cr_assert_eq(lfr_reactor_deregister(r, p[0], id), 0,
+		     "deregister does not wait for the poller");
+	sleep_ms(50);
+	cr_assert_eq(atomic_load(&cw.drops), 0,
+		     "the waker is not dropped while a poller holds it");
+
+	sem_post(&gate.release);
+	cr_assert(WAIT_FOR(atomic_load(&cw.refs) == 1, 5000),
+		  "dropped after the grace period");
+	cr_assert_leq(cw_wakes(&cw), 1, "at most one in-flight wake");
+	cr_assert_eq(atomic_load(&cw.misuse), 0, "never woken after drop");
+	cr_assert_eq(atomic_load(&cw.drops), 1);
+}
+
+/* ---- set_waker with the same waker writes nothing ------------------ */
+
+Test(invariants, same_waker_again_clones_and_allocates_nothing)
+{
+	static struct counting_waker cw;
+	struct lfr_waker w;
+	unsigned long allocs;
+	lfr_id id = lfr_reactor_next_id(r);
+
+	cw_init(&cw);
+	w = cw_waker(&cw);
+	cr_assert_eq(lfr_reactor_register(r, p[0], LFR_READABLE, id), 0);
+	cr_assert_eq(lfr_reactor_set_waker(r, &w, id), 0);
+	cr_assert_eq(atomic_load(&cw.clones), 1);
+
+	allocs = atomic_load(&lfr__allocations);
+	for (int i = 0; i < 10000; i++)
+		cr_assert_eq(lfr_reactor_set_waker(r, &w, id), 0);
+	cr_assert_eq(atomic_load(&lfr__allocations), allocs, "no allocation");
+	cr_assert_eq(atomic_load(&cw.clones), 1, "no clone");
+	cr_assert_eq(atomic_load(&cw.drops), 0, "no swap, nothing retired");
+
+	fire(p[1]);
+	cr_assert(WAIT_FOR(cw_wakes(&cw) == 1, 5000), "still armed");
+	cr_assert_eq(lfr_reactor_deregister(r, p[0], id), 0);
+}
+
+Test(invariants, another_waker_is_cloned_and_the_old_dropped_after_grace)
+{
+	static struct counting_waker a, b;
+	struct lfr_waker wa, wb;
+	unsigned long allocs;
+	lfr_id id = lfr_reactor_next_id(r);
+
+	cw_init(&a);
+	cw_init(&b);
+	wa = cw_waker(&a);
+	wb = cw_waker(&b);
+	cr_assert_eq(lfr_reactor_register(r, p[0], LFR_READABLE, id), 0);
+	cr_assert_eq(lfr_reactor_set_waker(r, &wa, id), 0);
+	allocs = atomic_load(&lfr__allocations);
+	cr_assert_eq(lfr_reactor_set_waker(r, &wb, id), 0);
+	cr_assert_eq(atomic_load(&lfr__allocations), allocs + 1, "one box");
+	cr_assert_eq(atomic_load(&b.clones), 1);
+	cr_assert(WAIT_FOR(atomic_load(&a.refs) == 1, 5000), "old one dropped");
+
+	fire(p[1]);
+	cr_assert(WAIT_FOR(cw_wakes(&b) == 1, 5000));
+	cr_assert_eq(cw_wakes(&a), 0, "only the newest waker is woken");
+	cr_assert_eq(lfr_reactor_deregister(r, p[0], id), 0);
+}
+
+/* ---- dispatch writes nothing when a waker is present --------------- */
+
+Test(invariants, dispatch_with_a_waker_records_no_readiness)
+{
+	static struct counting_waker cw;
+	struct lfr_waker w;
+	lfr_id id = lfr_reactor_next_id(r);
+
+	cw_init(&cw);
+	w = cw_waker(&cw);
+	cr_assert_eq(lfr_reactor_register(r, p[0], LFR_READABLE, id), 0);
+	cr_assert_eq(lfr_reactor_set_waker(r, &w, id), 0);
+	for (int i = 1; i <= 50; i++) {
+		fire(p[1]);
+		cr_assert(WAIT_FOR(cw_wakes(&cw) == i, 5000));
+		drain(p[0]);
+	}
+	cr_assert_eq(stats_of(r).no_waker, 0, "the record path never ran");
+	/* so a later, different waker finds nothing recorded to consume */
+	{
+		static struct counting_waker cw2;
+		struct lfr_waker w2;
+
+		cw_init(&cw2);
+		w2 = cw_waker(&cw2);
+		cr_assert_eq(lfr_reactor_set_waker(r, &w2, id), 0);
+		cr_assert_eq(cw_wakes(&cw2), 0);
+	}
+	cr_assert_eq(lfr_reactor_deregister(r, p[0], id), 0);
+}
+
+/* ---- the poller never blocks inside a read-side section ------------- */
+
+static atomic_int waits_inside_reader, waits;
+static void hook_check_reader(void *arg)
+{
+	atomic_fetch_add(&waits, 1);
+	if (urcu_bp_read_ongoing())
+		atomic_fetch_add(&waits_inside_reader, 1);
+}
+
+static void *synchronize(void *arg)
+{
+	urcu_bp_synchronize_rcu();
+	atomic_store((atomic_int *)arg, 1);
+	return NULL;
+}
+
+Test(lifecycle, poller_waits_in_epoll_outside_any_read_side_section)
+{
+	struct lfr_reactor_config cfg;
+	static struct counting_waker cw;
+	struct lfr_waker w;
+	atomic_int done = 0;
+	pthread_t t;
+	lfr_id id;
+
+	lfr__hooks.before_wait = hook_check_reader;
+	lfr_reactor_config_init(&cfg);
+	cfg.pollers = 2;
+	cr_assert_eq(lfr_reactor_new(&cfg, &r), 0);
+	test_pipe(p);
+	cw_init(&cw);
+	w = cw_waker(&cw);
+	id = lfr_reactor_next_id(r);
+	cr_assert_eq(lfr_reactor_register(r, p[0], LFR_READABLE, id), 0);
+	cr_assert_eq(lfr_reactor_set_waker(r, &w, id), 0);
+	fire(p[1]);
+	cr_assert(WAIT_FOR(cw_wakes(&cw) == 1, 5000));
+	cr_assert(WAIT_FOR(atomic_load(&waits) >= 3, 5000));
+
+	/* both pollers now sit in epoll_wait: a grace period must end */
+	pthread_create(&t, NULL, synchronize, &done);
+	cr_assert(WAIT_FOR(atomic_load(&done), 10000),
+		  "synchronize_rcu returned while the pollers were idle");
+	pthread_join(t, NULL);
+	cr_assert_eq(atomic_load(&waits_inside_reader), 0);
+	cr_assert_eq(lfr_reactor_deregister(r, p[0], id), 0);
+	teardown();
+}
+
+/* ---- the library's threads block all signals ------------------------ */
+
+#define MAX_TASKS 256
+static int list_tasks(pid_t *tids)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int n = 0;
+
+	cr_assert_not_null(d);
+	while ((e = readdir(d)) && n < MAX_TASKS)
+		if (e->d_name[0] != '.')
+			tids[n++] = atoi(e->d_name);
+	closedir(d);
+	return n;
+}
+
+static unsigned long long sigblk_of(pid_t tid)
+{
+	char path[64], line[256];
+	unsigned long long mask = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/status", tid);
+	f = fopen(path, "r");
+	cr_assert_not_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "SigBlk: %llx", &mask) == 1)
+			break;
+	fclose(f);
+	return mask;
+}
+
+static bool blocks_all(unsigned long long mask)
+{
+	for (int sig = 1; sig <= 64; sig++) {
+		/* unblockable, or reserved by glibc for its own use */
+		if (sig == SIGKILL || sig == SIGSTOP || sig == 32 || sig == 33)
+			continue;
+		if (!(mask & (1ull << (sig - 1))))
+			return false;
+	}
+	return true;
+}
+
+static bool in(pid_t tid, const pid_t *tids, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (tids[i] == tid)
+			return true;
+	return false;
+}
+
+Test(lifecycle, library_and_liburcu_threads_block_all_signals)
+{
+	struct lfr_reactor_config cfg;
+	static struct counting_waker a, b;
+	struct lfr_waker wa, wb;
+	pid_t before[MAX_TASKS], after[MAX_TASKS];
+	sigset_t none, now;
+	int nb, na, fresh = 0;
+	lfr_id id;
+
+	sigemptyset(&none);
+	pthread_sigmask(SIG_SETMASK, &none, NULL);
+	nb = list_tasks(before);
+
+	lfr_reactor_config_init(&cfg);
+	cfg.pollers = 3;
+	cr_assert_eq(lfr_reactor_new(&cfg, &r), 0);
+	/* make liburcu's call_rcu worker run: replace a waker */
+	test_pipe(p);
+	cw_init(&a);
+	cw_init(&b);
+	wa = cw_waker(&a);
+	wb = cw_waker(&b);
+	id = lfr_reactor_next_id(r);
+	cr_assert_eq(lfr_reactor_register(r, p[0], LFR_READABLE, id), 0);
+	cr_assert_eq(lfr_reactor_set_waker(r, &wa, id), 0);
+	cr_assert_eq(lfr_reactor_set_waker(r, &wb, id), 0);
+	cr_assert(WAIT_FOR(atomic_load(&a.refs) == 1, 5000));
+
+	na = list_tasks(after);
+	for (int i = 0; i < na; i++) {
+		if (in(after[i], before, nb))
+			continue;
+		fresh++;
+		cr_expect(blocks_all(sigblk_of(after[i])),
+			  "thread %d blocks only %llx", after[i],
+			  sigblk_of(after[i]));
+	}
+	/* 3 pollers + the call_rcu worker (+ liburcu's resize worker) */
+	cr_assert_geq(fresh, 4, "found %d new threads", fresh);
+
+	pthread_sigmask(SIG_SETMASK, NULL, &now);
+	cr_assert_eq(sigismember(&now, SIGTERM), 0,
+		     "the caller's own mask is restored");
+	cr_assert_eq(lfr_reactor_deregister(r, p[0], id), 0);
+	teardown();
+}
+
+/* ---- shutdown is clean ------------------------------------------------- */
+
+Test(lifecycle, free_drops_every_waker_reference_it_holds)
+{
+	enum { N = 64 };
+	static struct counting_waker cw[N], spare;
+	int fds[N][2];
+
+	cr_assert_eq(lfr_reactor_new(NULL, &r), 0);
+	cw_init(&spare);
+	for (int i = 0; i < N; i++) {
+		struct lfr_waker w;
+		lfr_id id = lfr_reactor_next_id(r);
+
+		cw_init(&cw[i]);
+		w = cw_waker(&cw[i]);
+		test_pipe(fds[i]);
+		cr_assert_eq(lfr_reactor_register(r, fds[i][0], LFR_READABLE, id), 0);
+		if (i % 4 == 1) { /* a replaced waker waits in call_rcu */
+			struct lfr_waker s = cw_waker(&spare);
+
+			cr_assert_eq(lfr_reactor_set_waker(r, &s, id), 0);
+		}
+		if (i % 4 != 3) /* some never get a waker */
+			cr_assert_eq(lfr_reactor_set_waker(r, &w, id), 0);
+		if (i % 2) /* some have readiness pending or fired */
+			fire(fds[i][1]);
+	}
+	lfr_reactor_free(r);
+	for (int i = 0; i < N; i++) {
+		cr_assert_eq(atomic_load(&cw[i].refs), 1, "waker %d", i);
+		cr_assert_eq(atomic_load(&cw[i].misuse), 0);
+		close(fds[i][0]);
+		close(fds[i][1]);
+	}
+	cr_assert_eq(atomic_load(&spare.refs), 1);
+	cr_assert_eq(atomic_load(&spare.misuse), 0);
+}
+
+Test(lifecycle, free_stops_every_poller)
+{
+	struct lfr_reactor_config cfg;
+
+	lfr_reactor_config_init(&cfg);
+	for (unsigned n = 1; n <= 16; n *= 2) {
+		cfg.pollers = n;
+		cr_assert_eq(lfr_reactor_new(&cfg, &r), 0);
+		lfr_reactor_free(r);
+	}
+}
+
+/* ---- the table grows and shrinks off the callers' threads ------------- */
+
+Test(lifecycle, table_grows_with_registrations_and_shrinks_after)
+{
+	enum { N = 512 };
+	static int fds[N][2];
+	static lfr_id ids[N];
+	struct lfr_reactor_config cfg;
+	struct lfr_waker w = lfr_waker_noop();
+
+	lfr_reactor_config_init(&cfg);
+	cfg.initial_buckets = 4;
+	cr_assert_eq(lfr_reactor_new(&cfg, &r), 0);
+	cr_assert_eq(stats_of(r).buckets, 4);
+	for (int i = 0; i < N; i++) {
+		test_pipe(fds[i]);
+		ids[i] = lfr_reactor_next_id(r);
+		cr_assert_eq(lfr_reactor_register(r, fds[i][0], LFR_READABLE, ids[i]), 0);
+		cr_assert_eq(lfr_reactor_set_waker(r, &w, ids[i]), 0);
+	}
+	cr_assert(WAIT_FOR(stats_of(r).buckets >= N / 2, 5000),
+		  "grew to %llu buckets", (unsigned long long)stats_of(r).buckets);
+	for (int i = 0; i < N; i++) /* every entry still found */
+		cr_assert_eq(lfr_reactor_set_waker(r, &w, ids[i]), 0);
+	for (int i = 0; i < N; i++) {
+		cr_assert_eq(lfr_reactor_deregister(r, fds[i][0], ids[i]), 0);
+		close(fds[i][0]);
+		close(fds[i][1]);
+	}
+	cr_assert(WAIT_FOR(stats_of(r).buckets <= 16, 5000),
+		  "shrank to %llu buckets", (unsigned long long)stats_of(r).buckets);
+	lfr_reactor_free(r);
+}
