@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* common.h - what the benchmark programs share: options, clocks, a
+ * reference-counted task waker, allocation counting, medians, CSV. */
+#ifndef LFR_BENCH_COMMON_H
+#define LFR_BENCH_COMMON_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <lfreactor.h>
+
+#define BENCH_MAX_THREADS 256
+
+struct bench_opts {
+	int threads[64];   /* executor thread counts to sweep */
+	int nthreads;
+	double seconds;    /* per measured point */
+	int repeat;        /* points per configuration; the median is kept */
+	bool quick;
+	const char *outdir; /* CSV and PNG go here */
+};
+
+/* --threads 0,1,2,4  --seconds S  --repeat N  --quick  --out DIR
+ * default threads: 0 (where the program wants a solo point) .. 2 x cores */
+void bench_parse(struct bench_opts *o, int argc, char **argv, bool with_zero,
+		 const char *usage);
+
+double now_sec(void);
+uint64_t now_ns(void);
+double median(double *v, int n);
+int ncores(void);
+
+/* A task as an executor would hold it: a reference count and a wake count,
+ * on a line of its own. */
+struct task {
+	_Alignas(64) atomic_long refs;
+	atomic_long wakes;
+};
+extern const struct lfr_waker_vtable task_vtable;
+struct lfr_waker task_waker(struct task *t);
+
+/* Allocations made by the calling thread (malloc, calloc, realloc,
+ * posix_memalign, aligned_alloc are wrapped in this program). */
+unsigned long thread_allocations(void);
+
+/* CSV: opens DIR/NAME, writes the header line */
+FILE *csv_open(const struct bench_opts *o, const char *name,
+	       const char *header);
+/* runs gnuplot on DIR/NAME.gp if gnuplot is installed; says where the PNG is */
+void plot(const struct bench_opts *o, const char *name, const char *script);
+
+void progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif
