@@ -159,7 +159,7 @@ static void usage_exit(const char *argv0, const char *usage)
 {
 	fprintf(stderr,
 		"usage: %s [--threads N,N,...] [--seconds S] [--repeat R] "
-		"[--quick] [--out DIR]\n%s",
+		"[--quick] [--out DIR] [--only DESIGN/WORKLOAD]\n%s",
 		argv0, usage);
 	exit(2);
 }
@@ -198,6 +198,9 @@ void bench_parse(struct bench_opts *o, int argc, char **argv, bool with_zero,
 		} else if (strcmp(a, "--repeat") == 0 && v) {
 			o->repeat = atoi(v);
 			i++;
+		} else if (strcmp(a, "--only") == 0 && v) {
+			o->only = v;
+			i++;
 		} else if (strcmp(a, "--out") == 0 && v) {
 			o->outdir = v;
 			i++;
@@ -218,6 +221,17 @@ void bench_parse(struct bench_opts *o, int argc, char **argv, bool with_zero,
 			if (!o->quick || i == 1 || i == 2 * cores)
 				o->threads[o->nthreads++] = i;
 	}
+}
+
+bool bench_selected(const struct bench_opts *o, const char *design,
+		    const char *workload)
+{
+	char name[256];
+
+	if (!o->only)
+		return true;
+	snprintf(name, sizeof(name), "%s/%s", design, workload);
+	return strstr(name, o->only) != NULL;
 }
 
 FILE *csv_open(const struct bench_opts *o, const char *name,

@@ -19,9 +19,13 @@ struct bench_opts {
 	int repeat;        /* points per configuration; the median is kept */
 	bool quick;
 	const char *outdir; /* CSV and PNG go here */
+	const char *only;   /* run only cases whose "design/workload" holds this */
 };
 
-/* --threads 0,1,2,4  --seconds S  --repeat N  --quick  --out DIR
+bool bench_selected(const struct bench_opts *o, const char *design,
+		    const char *workload);
+
+/* --threads 0,1,2,4  --seconds S  --repeat N  --quick  --out DIR  --only S
  * default threads: 0 (where the program wants a solo point) .. 2 x cores */
 void bench_parse(struct bench_opts *o, int argc, char **argv, bool with_zero,
 		 const char *usage);

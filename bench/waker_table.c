@@ -58,6 +58,11 @@ struct result {
 	double set_per_s, lookups_per_s, allocs_per_set;
 };
 
+static double ratio(double a, double b)
+{
+	return b > 0 ? a / b : 0;
+}
+
 static void *executor_main(void *arg)
 {
 	struct executor *ex = arg;
@@ -260,6 +265,9 @@ int main(int argc, char **argv)
 			for (int i = 0; i < o.nthreads; i++) {
 				struct result *r = &res[d][w][i];
 
+				if (!bench_selected(&o, designs[d]->name,
+						    workload_name[w]))
+					continue;
 				progress("%s %s executors=%d", designs[d]->name,
 					 workload_name[w], o.threads[i]);
 				*r = measure(&o, designs[d], (enum workload)w,
@@ -268,7 +276,7 @@ int main(int argc, char **argv)
 					designs[d]->name, workload_name[w],
 					o.threads[i], r->set_per_s,
 					r->lookups_per_s,
-					r->lookups_per_s / res[d][w][0].lookups_per_s,
+					ratio(r->lookups_per_s, res[d][w][0].lookups_per_s),
 					r->allocs_per_set);
 			}
 	progress("%s", "");
@@ -291,9 +299,9 @@ int main(int argc, char **argv)
 				snprintf(cell, sizeof(cell),
 					 "%6.2f (%5.2fx) %6.2f (%3.0f%%) %4.2f",
 					 r->set_per_s / 1e6,
-					 s->set_per_s ? r->set_per_s / s->set_per_s : 0,
+					 ratio(r->set_per_s, s->set_per_s),
 					 r->lookups_per_s / 1e6,
-					 100 * r->lookups_per_s / res[d][w][0].lookups_per_s,
+					 100 * ratio(r->lookups_per_s, res[d][w][0].lookups_per_s),
 					 r->allocs_per_set);
 				printf(" | %-32s", cell);
 			}

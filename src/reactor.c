@@ -20,7 +20,6 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
-#include <urcu/urcu-bp.h>
 
 #include <lfreactor.h>
 
@@ -59,13 +58,6 @@ struct lfr_reactor {
 	int stopfd;
 	unsigned npollers;
 	struct poller *pollers;
-	/* the resizer sleeps in read(resizefd) until register or deregister
-	 * sees the table out of proportion */
-	int resizefd;
-	bool resizer_started;
-	pthread_t resizer;
-	atomic_bool resize_pending;
-	atomic_bool stopping;
 	pthread_attr_t attr; /* all signals blocked; also the table's */
 	struct stripe stripes[LFR__STRIPES];
 };
@@ -112,46 +104,18 @@ static uint64_t live_registrations(struct lfr_reactor *r)
 	return reg > dereg ? reg - dereg : 0;
 }
 
-static void kick(int fd)
-{
-	uint64_t one = 1;
-
-	/* cannot fail short of the counter overflowing */
-	if (write(fd, &one, sizeof(one)) != sizeof(one))
-		return;
-}
-
 /* called with this thread's running count of registrations or
  * deregistrations: every 64th looks at the table's size */
 #define RESIZE_CHECK_EVERY 64
 static void maybe_resize(struct lfr_reactor *r, uint64_t n)
 {
+	uint64_t live;
+
 	if (n % RESIZE_CHECK_EVERY)
 		return;
-	if (!lfr__table_wants_resize(r->table, live_registrations(r)))
-		return;
-	if (atomic_exchange_explicit(&r->resize_pending, true,
-				     memory_order_acq_rel))
-		return;
-	kick(r->resizefd);
-}
-
-static void *resizer_main(void *arg)
-{
-	struct lfr_reactor *r = arg;
-	uint64_t v;
-
-	for (;;) {
-		if (read(r->resizefd, &v, sizeof(v)) < 0 && errno == EINTR)
-			continue;
-		if (atomic_load_explicit(&r->stopping, memory_order_acquire))
-			return NULL;
-		/* outside any read-side section; waits for grace periods,
-		 * which is why this is not done on the caller's thread */
-		lfr__table_resize(r->table, live_registrations(r));
-		atomic_store_explicit(&r->resize_pending, false,
-				      memory_order_release);
-	}
+	live = live_registrations(r);
+	if (lfr__table_wants_resize(r->table, live))
+		lfr__table_request_resize(r->table, live);
 }
 
 static unsigned ready_bits(uint32_t ev)
@@ -250,19 +214,16 @@ static int resolve_config(const struct lfr_reactor_config *in,
 	return 0;
 }
 
-static void stop_threads(struct lfr_reactor *r, unsigned started)
+static void stop_pollers(struct lfr_reactor *r, unsigned started)
 {
+	uint64_t one = 1;
 	unsigned i;
 
-	if (r->resizer_started) {
-		atomic_store_explicit(&r->stopping, true, memory_order_release);
-		kick(r->resizefd);
-		pthread_join(r->resizer, NULL);
-	}
 	/* the eventfd is level-triggered and never read: every poller sees
-	 * it, each on its next epoll_wait */
-	if (started)
-		kick(r->stopfd);
+	 * it, each on its next epoll_wait.  write cannot fail here: the
+	 * counter is far from overflow */
+	if (started && write(r->stopfd, &one, sizeof(one)) != sizeof(one))
+		started = 0;
 	for (i = 0; i < started; i++)
 		pthread_join(r->pollers[i].thread, NULL);
 }
@@ -273,10 +234,9 @@ static void teardown(struct lfr_reactor *r)
 	unsigned i;
 
 	if (r->table) {
+		/* everything retires; destroy waits one grace period for the
+		 * batch, frees it (dropping every waker) and the table */
 		lfr__table_drain(r->table);
-		/* every call_rcu of this reactor has run: wakers dropped,
-		 * entries and boxes freed */
-		urcu_bp_barrier();
 		lfr__table_destroy(r->table);
 	}
 	if (r->pollers) {
@@ -284,8 +244,6 @@ static void teardown(struct lfr_reactor *r)
 			free(r->pollers[i].events_buf);
 		free(r->pollers);
 	}
-	if (r->resizefd >= 0)
-		close(r->resizefd);
 	if (r->stopfd >= 0)
 		close(r->stopfd);
 	if (r->epfd >= 0)
@@ -315,7 +273,7 @@ int lfr_reactor_new(const struct lfr_reactor_config *config,
 		return -ENOMEM;
 	memset(r, 0, sizeof(*r));
 	atomic_init(&r->next_id, 1);
-	r->epfd = r->stopfd = r->resizefd = -1;
+	r->epfd = r->stopfd = -1;
 	r->npollers = cfg.pollers;
 	sigfillset(&all);
 	ret = -pthread_attr_init(&r->attr);
@@ -334,11 +292,6 @@ int lfr_reactor_new(const struct lfr_reactor_config *config,
 	}
 	r->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (r->stopfd < 0) {
-		ret = -errno;
-		goto fail;
-	}
-	r->resizefd = eventfd(0, EFD_CLOEXEC);
-	if (r->resizefd < 0) {
 		ret = -errno;
 		goto fail;
 	}
@@ -368,16 +321,12 @@ int lfr_reactor_new(const struct lfr_reactor_config *config,
 		}
 	}
 
-	/* liburcu starts its own threads (the table's resize worker now, the
-	 * call_rcu worker on first use) with the creator's signal mask:
-	 * create them here, with every signal blocked. */
+	/* Threads inherit the creator's signal mask unless given one: block
+	 * everything while any may be created (the attr blocks them too), so
+	 * no thread of the library or of liburcu takes the application's
+	 * signals. */
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	ret = lfr__table_new(cfg.initial_buckets, &r->attr, &r->table);
-	if (ret == 0) {
-		(void)urcu_bp_get_default_call_rcu_data();
-		ret = -pthread_create(&r->resizer, &r->attr, resizer_main, r);
-		r->resizer_started = ret == 0;
-	}
 	for (i = 0; ret == 0 && i < cfg.pollers; i++) {
 		ret = -pthread_create(&r->pollers[i].thread, &r->attr,
 				      poller_main, &r->pollers[i]);
@@ -392,7 +341,7 @@ int lfr_reactor_new(const struct lfr_reactor_config *config,
 	return 0;
 
 fail:
-	stop_threads(r, started);
+	stop_pollers(r, started);
 	teardown(r);
 	return ret;
 }
@@ -401,7 +350,7 @@ void lfr_reactor_free(struct lfr_reactor *reactor)
 {
 	if (!reactor)
 		return;
-	stop_threads(reactor, reactor->npollers);
+	stop_pollers(reactor, reactor->npollers);
 	teardown(reactor);
 }
 

@@ -5,14 +5,22 @@
  * The protocol, all of it here:
  *
  *  entry   { node, id, fd, ready, waker } — created by register before the fd
- *          enters epoll, removed by deregister after it left epoll, freed by
- *          call_rcu after a grace period.  Ids come from a counter and are
- *          never reused, so a lookup by id never finds a newer registration.
- *  waker   an atomic pointer to a box { struct lfr_waker, rcu_head }.  NULL
- *          until the first set_waker; then never NULL again.  A replaced box
- *          is freed (and its waker dropped) by call_rcu, so a poller that
+ *          enters epoll, removed by deregister after it left epoll, freed
+ *          after a grace period.  Ids come from a counter and are never
+ *          reused, so a lookup by id never finds a newer registration.
+ *  waker   an atomic pointer to a box { struct lfr_waker }.  NULL until the
+ *          first set_waker; then never NULL again.  A replaced box is freed
+ *          (and its waker dropped) after a grace period, so a poller that
  *          loaded it may still call wake_by_ref on it.
  *  ready   readiness bits of events that found no waker.
+ *
+ *  retire  Removed entries and replaced boxes go on one wait-free queue
+ *          (wfcqueue: one exchange per retirement).  The table's maintainer
+ *          thread takes the whole queue, waits for one grace period for the
+ *          whole batch (synchronize_rcu), then frees it.  One grace period
+ *          per batch instead of one call_rcu per object keeps the "new
+ *          waker every call" path to a malloc and an exchange.  The same
+ *          thread resizes the table when asked.
  *
  *  set_waker (any thread)           dispatch (poller, inside read-side)
  *    box = load(waker)                box = load(waker)
@@ -36,8 +44,12 @@
 #include <stdalign.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
 #include <urcu/urcu-bp.h>
 #include <urcu/rculfhash.h>
+#include <urcu/wfcqueue.h>
 
 #include "test_hooks.h"
 #include "waker_table.h"
@@ -45,9 +57,15 @@
 #define LFR__CACHELINE 64
 #define LFR__MAX_BUCKETS (1UL << 24)
 
+/* something waiting for a grace period before free(retired) */
+struct retired {
+	struct cds_wfcq_node node;
+	void (*free)(struct retired *r);
+};
+
 struct lfr__box {
 	struct lfr_waker waker;
-	struct rcu_head rcu;
+	struct retired retired;
 };
 
 struct lfr__entry {
@@ -56,7 +74,7 @@ struct lfr__entry {
 	_Atomic(struct lfr__box *) waker;
 	atomic_uint ready;
 	int fd;
-	struct rcu_head rcu;
+	struct retired retired;
 };
 _Static_assert(sizeof(struct lfr__entry) <= LFR__CACHELINE,
 	       "an entry fits one cache line");
@@ -64,7 +82,15 @@ _Static_assert(sizeof(struct lfr__entry) <= LFR__CACHELINE,
 struct lfr__table {
 	struct cds_lfht *ht;
 	unsigned long min_buckets;
-	atomic_ulong buckets; /* written by lfr__table_resize's caller only */
+	atomic_ulong buckets;      /* written by the maintainer only */
+	int kickfd;                /* eventfd: the maintainer sleeps on it */
+	bool maintainer_started;
+	pthread_t maintainer;
+	atomic_bool stopping;
+	atomic_ulong resize_live;  /* live entries + 1 when a resize is asked */
+	/* dequeued by the maintainer only, so the lock-free head suffices */
+	alignas(LFR__CACHELINE) struct __cds_wfcq_head retired_head;
+	alignas(LFR__CACHELINE) struct cds_wfcq_tail retired_tail;
 };
 
 void lfr__read_lock(void)
@@ -108,56 +134,149 @@ static struct lfr__entry *lookup(struct lfr__table *t, lfr_id id)
 	return node ? caa_container_of(node, struct lfr__entry, node) : NULL;
 }
 
-static void free_box(struct rcu_head *head)
+static void free_box(struct retired *r)
 {
-	struct lfr__box *box = caa_container_of(head, struct lfr__box, rcu);
+	struct lfr__box *box = caa_container_of(r, struct lfr__box, retired);
 
 	lfr_waker_drop(&box->waker);
 	free(box);
 }
 
-static void free_entry(struct rcu_head *head)
+static void free_entry(struct retired *r)
 {
-	struct lfr__entry *e = caa_container_of(head, struct lfr__entry, rcu);
+	struct lfr__entry *e = caa_container_of(r, struct lfr__entry, retired);
 	struct lfr__box *box =
 		atomic_load_explicit(&e->waker, memory_order_acquire);
 
+	/* the entry was unreachable for a grace period, so was its box */
 	if (box)
-		free_box(&box->rcu);
+		free_box(&box->retired);
 	free(e);
+}
+
+static void kick(struct lfr__table *t)
+{
+	uint64_t one = 1;
+
+	/* cannot fail short of the counter overflowing */
+	if (write(t->kickfd, &one, sizeof(one)) != sizeof(one))
+		return;
+}
+
+/* any thread, read-side or not: never waits */
+static void retire(struct lfr__table *t, struct retired *r,
+		   void (*fn)(struct retired *))
+{
+	r->free = fn;
+	cds_wfcq_node_init(&r->node);
+	/* only the first retirement into an empty queue wakes the
+	 * maintainer; the rest ride along with its batch */
+	if (!cds_wfcq_enqueue(&t->retired_head, &t->retired_tail, &r->node))
+		kick(t);
+}
+
+/* maintainer only (or destroy, after it stopped): never in a read-side
+ * section.  Returns how many objects were freed. */
+static unsigned long reclaim(struct lfr__table *t)
+{
+	struct __cds_wfcq_head head;
+	struct cds_wfcq_tail tail;
+	struct cds_wfcq_node *node, *next;
+	unsigned long n = 0;
+
+	__cds_wfcq_init(&head, &tail);
+	if (__cds_wfcq_splice_blocking(&head, &tail, &t->retired_head,
+				       &t->retired_tail) ==
+	    CDS_WFCQ_RET_SRC_EMPTY)
+		return 0;
+	/* every reader that could still see a spliced object started before
+	 * this point; wait for all of them to finish */
+	urcu_bp_synchronize_rcu();
+	__cds_wfcq_for_each_blocking_safe(&head, &tail, node, next) {
+		struct retired *r = caa_container_of(node, struct retired, node);
+
+		r->free(r);
+		n++;
+	}
+	return n;
+}
+
+static void resize_to_fit(struct lfr__table *t, unsigned long live);
+
+static void *maintainer_main(void *arg)
+{
+	struct lfr__table *t = arg;
+	uint64_t v;
+
+	for (;;) {
+		unsigned long live;
+
+		if (read(t->kickfd, &v, sizeof(v)) < 0 && errno == EINTR)
+			continue;
+		if (atomic_load_explicit(&t->stopping, memory_order_acquire))
+			return NULL;
+		live = atomic_exchange_explicit(&t->resize_live, 0,
+						memory_order_acq_rel);
+		if (live)
+			resize_to_fit(t, live - 1);
+		reclaim(t);
+	}
 }
 
 int lfr__table_new(unsigned long initial_buckets, pthread_attr_t *attr,
 		   struct lfr__table **out)
 {
-	struct lfr__table *t = lfr__alloc(0, sizeof(*t));
+	struct lfr__table *t = lfr__alloc(alignof(struct lfr__table), sizeof(*t));
 	unsigned long size = 1;
+	int ret;
 
 	if (!t)
 		return -ENOMEM;
+	memset(t, 0, sizeof(*t));
 	while (size < initial_buckets)
 		size <<= 1;
 	t->min_buckets = size;
 	atomic_init(&t->buckets, size);
+	__cds_wfcq_init(&t->retired_head, &t->retired_tail);
+	t->kickfd = eventfd(0, EFD_CLOEXEC);
+	if (t->kickfd < 0) {
+		ret = -errno;
+		free(t);
+		return ret;
+	}
 	/* No CDS_LFHT_AUTO_RESIZE: in liburcu 0.13 it starts a resize worker
-	 * that unblocks SIGUSR1 for itself.  The reactor resizes instead, from
-	 * a thread of its own (lfr__table_resize). */
+	 * that unblocks SIGUSR1 for itself.  The maintainer resizes instead.
+	 * attr (signals blocked) also serves the table's resize helpers. */
 	t->ht = cds_lfht_new_flavor(size, size, LFR__MAX_BUCKETS, 0,
 				    &urcu_bp_flavor, attr);
 	if (!t->ht) {
+		close(t->kickfd);
 		free(t);
 		return -ENOMEM;
 	}
+	ret = -pthread_create(&t->maintainer, attr, maintainer_main, t);
+	if (ret) {
+		cds_lfht_destroy(t->ht, NULL);
+		close(t->kickfd);
+		free(t);
+		return ret;
+	}
+	t->maintainer_started = true;
 	*out = t;
 	return 0;
 }
 
 int lfr__table_destroy(struct lfr__table *t)
 {
-	int ret = cds_lfht_destroy(t->ht, NULL);
+	int ret;
 
-	if (ret == 0)
-		free(t);
+	atomic_store_explicit(&t->stopping, true, memory_order_release);
+	kick(t);
+	pthread_join(t->maintainer, NULL);
+	reclaim(t);
+	ret = cds_lfht_destroy(t->ht, NULL);
+	close(t->kickfd);
+	free(t);
 	return ret;
 }
 
@@ -176,7 +295,7 @@ bool lfr__table_wants_resize(struct lfr__table *t, unsigned long live)
 	       (live < size / 8 && size > t->min_buckets);
 }
 
-void lfr__table_resize(struct lfr__table *t, unsigned long live)
+static void resize_to_fit(struct lfr__table *t, unsigned long live)
 {
 	unsigned long target = t->min_buckets;
 
@@ -184,8 +303,16 @@ void lfr__table_resize(struct lfr__table *t, unsigned long live)
 		return;
 	while (target < live && target < LFR__MAX_BUCKETS)
 		target <<= 1;
+	/* waits for grace periods: only ever on the maintainer */
 	cds_lfht_resize(t->ht, target);
 	atomic_store_explicit(&t->buckets, target, memory_order_relaxed);
+}
+
+void lfr__table_request_resize(struct lfr__table *t, unsigned long live)
+{
+	if (atomic_exchange_explicit(&t->resize_live, live + 1,
+				     memory_order_acq_rel) == 0)
+		kick(t);
 }
 
 int lfr__table_insert(struct lfr__table *t, lfr_id id, int fd)
@@ -230,7 +357,7 @@ static int remove_entry(struct lfr__table *t, struct lfr__entry *e)
 {
 	if (cds_lfht_del(t->ht, &e->node) != 0)
 		return -ENOENT; /* another remover won */
-	urcu_bp_call_rcu(&e->rcu, free_entry);
+	retire(t, &e->retired, free_entry);
 	return 0;
 }
 
@@ -306,7 +433,7 @@ int lfr__table_set_waker(struct lfr__table *t, const struct lfr_waker *waker,
 	}
 	cur = atomic_exchange_explicit(&e->waker, box, memory_order_seq_cst);
 	if (cur)
-		urcu_bp_call_rcu(&cur->rcu, free_box);
+		retire(t, &cur->retired, free_box);
 	/* the check half of publish-then-check; a plain load first keeps the
 	 * exchange (a write) off the path where nothing was recorded */
 	if (atomic_load_explicit(&e->ready, memory_order_seq_cst) != 0)

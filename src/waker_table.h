@@ -26,18 +26,19 @@ enum lfr__dispatch {
 void lfr__read_lock(void);
 void lfr__read_unlock(void);
 
-/* attr is kept for the table's life (resize helper threads use it) */
+/* Starts the table's maintainer thread (batched frees, resizes) with attr,
+ * which is kept for the table's life (resize helper threads use it). */
 int lfr__table_new(unsigned long initial_buckets, pthread_attr_t *attr,
 		   struct lfr__table **out);
-/* after lfr__table_drain() and a barrier; outside any read-side section */
+/* after lfr__table_drain(), with no other caller left; outside any
+ * read-side section.  Stops the maintainer and frees what is retired. */
 int lfr__table_destroy(struct lfr__table *t);
 
 /* current bucket count, and whether live entries call for another */
 unsigned long lfr__table_buckets(struct lfr__table *t);
 bool lfr__table_wants_resize(struct lfr__table *t, unsigned long live);
-/* one thread at a time, outside any read-side section; waits for grace
- * periods */
-void lfr__table_resize(struct lfr__table *t, unsigned long live);
+/* asks the maintainer to fit the buckets to live entries; never waits */
+void lfr__table_request_resize(struct lfr__table *t, unsigned long live);
 
 int lfr__table_insert(struct lfr__table *t, lfr_id id, int fd);
 /* 0 if id is registered with fd, -ENOENT, or -EINVAL on another fd */

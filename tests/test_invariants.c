@@ -437,7 +437,7 @@ Test(lifecycle, library_and_liburcu_threads_block_all_signals)
 	lfr_reactor_config_init(&cfg);
 	cfg.pollers = 3;
 	cr_assert_eq(lfr_reactor_new(&cfg, &r), 0);
-	/* make liburcu's call_rcu worker run: replace a waker */
+	/* make the table's maintainer run: replace a waker */
 	test_pipe(p);
 	cw_init(&a);
 	cw_init(&b);
@@ -458,7 +458,7 @@ Test(lifecycle, library_and_liburcu_threads_block_all_signals)
 			  "thread %d blocks only %llx", after[i],
 			  sigblk_of(after[i]));
 	}
-	/* 3 pollers + the call_rcu worker (+ liburcu's resize worker) */
+	/* 3 pollers + the table's maintainer */
 	cr_assert_geq(fresh, 4, "found %d new threads", fresh);
 
 	pthread_sigmask(SIG_SETMASK, NULL, &now);

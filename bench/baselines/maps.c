@@ -9,8 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <urcu/urcu-bp.h>
-
 #include "waker_table.h"
 #include "maps.h"
 
@@ -354,7 +352,6 @@ static void *lfr_create(unsigned long capacity)
 static void lfr_destroy(void *t)
 {
 	lfr__table_drain(t);
-	urcu_bp_barrier();
 	lfr__table_destroy(t);
 }
 
