@@ -155,6 +155,51 @@ double median(double *v, int n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+static unsigned hist_index(uint64_t v)
+{
+	unsigned e;
+
+	if (v < 16)
+		return (unsigned)v;
+	e = 63u - (unsigned)__builtin_clzll(v);
+	return (e - 3) * 16 + (unsigned)((v >> (e - 4)) & 15);
+}
+
+static uint64_t hist_value(unsigned i)
+{
+	unsigned e;
+
+	if (i < 16)
+		return i;
+	e = i / 16 + 3;
+	return (16ull + i % 16) << (e - 4);
+}
+
+void hist_add(struct hist *h, uint64_t ns)
+{
+	h->b[hist_index(ns)]++;
+	h->count++;
+}
+
+void hist_merge(struct hist *into, const struct hist *from)
+{
+	for (unsigned i = 0; i < HIST_BUCKETS; i++)
+		into->b[i] += from->b[i];
+	into->count += from->count;
+}
+
+uint64_t hist_quantile(const struct hist *h, double q)
+{
+	uint64_t want = (uint64_t)(q * (double)h->count), seen = 0;
+
+	for (unsigned i = 0; i < HIST_BUCKETS; i++) {
+		seen += h->b[i];
+		if (seen > want)
+			return hist_value(i);
+	}
+	return 0;
+}
+
 static void usage_exit(const char *argv0, const char *usage)
 {
 	fprintf(stderr,

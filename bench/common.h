@@ -54,6 +54,16 @@ FILE *csv_open(const struct bench_opts *o, const char *name,
 /* runs gnuplot on DIR/NAME.gp if gnuplot is installed; says where the PNG is */
 void plot(const struct bench_opts *o, const char *name, const char *script);
 
+/* Latency histogram: 16 sub-buckets per power of two (about 6% wide). */
+#define HIST_BUCKETS 1024
+struct hist {
+	uint64_t count;
+	uint64_t b[HIST_BUCKETS];
+};
+void hist_add(struct hist *h, uint64_t ns);
+void hist_merge(struct hist *into, const struct hist *from);
+uint64_t hist_quantile(const struct hist *h, double q); /* ns */
+
 void progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

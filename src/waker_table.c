@@ -45,6 +45,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/eventfd.h>
 #include <urcu/urcu-bp.h>
@@ -87,6 +88,7 @@ struct lfr__table {
 	bool maintainer_started;
 	pthread_t maintainer;
 	atomic_bool stopping;
+	atomic_bool idle;          /* the maintainer sleeps in read(kickfd) */
 	atomic_ulong resize_live;  /* live entries + 1 when a resize is asked */
 	/* dequeued by the maintainer only, so the lock-free head suffices */
 	alignas(LFR__CACHELINE) struct __cds_wfcq_head retired_head;
@@ -169,9 +171,12 @@ static void retire(struct lfr__table *t, struct retired *r,
 {
 	r->free = fn;
 	cds_wfcq_node_init(&r->node);
-	/* only the first retirement into an empty queue wakes the
-	 * maintainer; the rest ride along with its batch */
-	if (!cds_wfcq_enqueue(&t->retired_head, &t->retired_tail, &r->node))
+	/* Only a retirement into an empty queue while the maintainer sleeps
+	 * wakes it (a system call); the rest ride along with its batch.  The
+	 * enqueue's exchange orders it before the load of idle, pairing with
+	 * the maintainer's store of idle before it looks at the queue. */
+	if (!cds_wfcq_enqueue(&t->retired_head, &t->retired_tail, &r->node) &&
+	    atomic_exchange(&t->idle, false))
 		kick(t);
 }
 
@@ -203,22 +208,36 @@ static unsigned long reclaim(struct lfr__table *t)
 
 static void resize_to_fit(struct lfr__table *t, unsigned long live);
 
+/* How long the maintainer lets retirements gather before it waits out a
+ * grace period for them: one grace period and one wake-up per window. */
+#define RECLAIM_WINDOW_NS 1000000L
+
 static void *maintainer_main(void *arg)
 {
 	struct lfr__table *t = arg;
+	struct timespec window = { 0, RECLAIM_WINDOW_NS };
 	uint64_t v;
 
 	for (;;) {
 		unsigned long live;
 
-		if (read(t->kickfd, &v, sizeof(v)) < 0 && errno == EINTR)
+		/* announce sleep, then look: a retirer that enqueued before
+		 * our look is seen by it; one after it sees idle and kicks */
+		atomic_store(&t->idle, true);
+		atomic_thread_fence(memory_order_seq_cst);
+		if (cds_wfcq_empty(&t->retired_head, &t->retired_tail) &&
+		    !atomic_load(&t->resize_live) &&
+		    !atomic_load(&t->stopping) &&
+		    read(t->kickfd, &v, sizeof(v)) < 0 && errno == EINTR)
 			continue;
+		atomic_store(&t->idle, false);
 		if (atomic_load_explicit(&t->stopping, memory_order_acquire))
 			return NULL;
 		live = atomic_exchange_explicit(&t->resize_live, 0,
 						memory_order_acq_rel);
 		if (live)
 			resize_to_fit(t, live - 1);
+		nanosleep(&window, NULL);
 		reclaim(t);
 	}
 }
@@ -270,7 +289,7 @@ int lfr__table_destroy(struct lfr__table *t)
 {
 	int ret;
 
-	atomic_store_explicit(&t->stopping, true, memory_order_release);
+	atomic_store(&t->stopping, true);
 	kick(t);
 	pthread_join(t->maintainer, NULL);
 	reclaim(t);
@@ -310,8 +329,8 @@ static void resize_to_fit(struct lfr__table *t, unsigned long live)
 
 void lfr__table_request_resize(struct lfr__table *t, unsigned long live)
 {
-	if (atomic_exchange_explicit(&t->resize_live, live + 1,
-				     memory_order_acq_rel) == 0)
+	if (atomic_exchange(&t->resize_live, live + 1) == 0 &&
+	    atomic_exchange(&t->idle, false))
 		kick(t);
 }
 

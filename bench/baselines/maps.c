@@ -159,6 +159,20 @@ static bool seed_wake(void *m, lfr_id id)
 		      chained_wake_locked(m_, id));
 }
 
+static int chained_upsert_locked(struct chained *m, const struct lfr_waker *w,
+				 lfr_id id)
+{
+	int ret = chained_insert_locked(m, id);
+
+	return ret == 0 || ret == -EEXIST ? chained_set_locked(m, w, id) : ret;
+}
+
+int seed_map_upsert(void *m, const struct lfr_waker *w, lfr_id id)
+{
+	return LOCKED(mutex, pthread_mutex_lock, pthread_mutex_unlock,
+		      chained_upsert_locked(m_, w, id));
+}
+
 static int rw_insert(void *m, lfr_id id)
 {
 	return LOCKED(rwlock, pthread_rwlock_wrlock, pthread_rwlock_unlock,

@@ -39,4 +39,9 @@ struct map_ops {
 
 extern const struct map_ops map_lfreactor, map_seed, map_rwlock, map_ck_ht;
 
+/* The seed's set_waker exactly: HashMap::insert(id, waker.clone()) under the
+ * mutex, creating the entry if it is absent (its register does not touch
+ * the map).  m is a map_seed map. */
+int seed_map_upsert(void *m, const struct lfr_waker *w, lfr_id id);
+
 #endif

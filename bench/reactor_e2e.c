@@ -1,0 +1,816 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * reactor_e2e - events end to end through epoll, and registration churn.
+ *
+ * F eventfds, each owned by a task on one of E executor threads.  A firer
+ * thread writes to every idle eventfd (stamping the time); the reactor's
+ * poller wakes the task's waker, which records write-to-wake latency and
+ * pushes the task onto its executor's ready queue (wait-free, with a
+ * futex to park); the executor reads the eventfd, re-arms with set_waker
+ * (the same waker again) and marks it idle.  Closed loop: F events in
+ * flight at most.
+ *
+ * Reactors, in the same harness:
+ *   lfreactor  this library's public API, one poller thread
+ *   seed       the seed's design: epoll thread + one mutex around a chained
+ *              map; set_waker is HashMap::insert(id, waker.clone()), the
+ *              poller locks the map for each event
+ *   epoll      raw epoll with the task pointer in epoll_data: no table, no
+ *              set_waker; the ceiling for dispatch
+ *
+ * Churn: T threads each register and deregister an eventfd under a fresh id
+ * as fast as they can; lfreactor and seed against raw epoll_ctl ADD/DEL.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <urcu/wfcqueue.h>
+
+#include "common.h"
+#include "baselines/maps.h"
+
+enum { IDLE, FIRED };
+
+struct executor;
+struct conn {
+	_Alignas(64) int fd;
+	lfr_id id;
+	atomic_int state;
+	atomic_long refs;            /* clones held by the reactor */
+	_Atomic uint64_t fired_at;
+	const struct lfr_waker_vtable *vtable;
+	struct executor *owner;
+	struct cds_wfcq_node qnode;
+};
+
+struct executor {
+	_Alignas(64) struct __cds_wfcq_head head;
+	_Alignas(64) struct cds_wfcq_tail tail;
+	_Alignas(64) atomic_int sleeping;
+	struct e2e *run;
+	pthread_t thread;
+	uint64_t consumed;
+	int errors;
+};
+
+struct design;
+struct e2e {
+	const struct design *d;
+	int nconns, nexec;
+	struct conn *conns;
+	struct executor *execs;
+	atomic_bool stop;
+	/* lfreactor */
+	struct lfr_reactor *reactor;
+	/* seed and epoll: our own poller */
+	int epfd, stopfd;
+	pthread_t poller;
+	void *map;
+	atomic_uint_fast64_t next_id;
+};
+
+struct design {
+	const char *name;
+	int (*start)(struct e2e *);
+	void (*stop)(struct e2e *);
+	int (*reg)(struct e2e *, int fd, lfr_id id, void *conn);
+	int (*arm)(struct e2e *, struct conn *);
+	int (*dereg)(struct e2e *, int fd, lfr_id id);
+};
+
+/* ---- latency, per waking thread --------------------------------------- */
+
+static pthread_mutex_t hists_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct hist *hists[BENCH_MAX_THREADS + 8];
+static int nhists;
+static __thread struct hist *my_hist;
+
+static struct hist *thread_hist(void)
+{
+	if (!my_hist) {
+		my_hist = calloc(1, sizeof(*my_hist));
+		pthread_mutex_lock(&hists_lock);
+		hists[nhists++] = my_hist;
+		pthread_mutex_unlock(&hists_lock);
+	}
+	return my_hist;
+}
+
+static void hists_take(struct hist *out)
+{
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&hists_lock);
+	for (int i = 0; i < nhists; i++) {
+		hist_merge(out, hists[i]);
+		memset(hists[i], 0, sizeof(*hists[i]));
+	}
+	pthread_mutex_unlock(&hists_lock);
+}
+
+/* ---- the task's waker ------------------------------------------------------ */
+
+static long futex(atomic_int *addr, int op, int val)
+{
+	return syscall(SYS_futex, addr, op, val, NULL, NULL, 0);
+}
+
+static void conn_wake_by_ref(void *data)
+{
+	struct conn *c = data;
+	struct executor *ex = c->owner;
+	uint64_t fired = atomic_load_explicit(&c->fired_at, memory_order_relaxed);
+
+	if (fired)
+		hist_add(thread_hist(), now_ns() - fired);
+	atomic_store_explicit(&c->fired_at, 0, memory_order_relaxed);
+	cds_wfcq_node_init(&c->qnode);
+	cds_wfcq_enqueue(&ex->head, &ex->tail, &c->qnode);
+	/* pairs with the executor's store of sleeping, then queue check */
+	if (atomic_load(&ex->sleeping) && atomic_exchange(&ex->sleeping, 0))
+		futex(&ex->sleeping, FUTEX_WAKE_PRIVATE, 1);
+}
+
+static struct lfr_waker conn_clone(void *data);
+static void conn_drop(void *data)
+{
+	struct conn *c = data;
+
+	atomic_fetch_sub_explicit(&c->refs, 1, memory_order_release);
+}
+static void conn_wake(void *data)
+{
+	conn_wake_by_ref(data);
+	conn_drop(data);
+}
+static const struct lfr_waker_vtable conn_vtable = {
+	conn_clone, conn_wake, conn_wake_by_ref, conn_drop,
+};
+static struct lfr_waker conn_clone(void *data)
+{
+	struct conn *c = data;
+
+	atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+	return (struct lfr_waker){ &conn_vtable, c };
+}
+
+/* ---- lfreactor ---------------------------------------------------------- */
+
+static int lfr_start(struct e2e *run)
+{
+	return lfr_reactor_new(NULL, &run->reactor);
+}
+static void lfr_stop(struct e2e *run)
+{
+	lfr_reactor_free(run->reactor);
+}
+static int lfr_reg(struct e2e *run, int fd, lfr_id id, void *conn)
+{
+	(void)conn;
+	return lfr_reactor_register(run->reactor, fd, LFR_READABLE, id);
+}
+static int lfr_arm(struct e2e *run, struct conn *c)
+{
+	struct lfr_waker w = { c->vtable, c };
+
+	return lfr_reactor_set_waker(run->reactor, &w, c->id);
+}
+static int lfr_dereg(struct e2e *run, int fd, lfr_id id)
+{
+	return lfr_reactor_deregister(run->reactor, fd, id);
+}
+static const struct design d_lfreactor = {
+	"lfreactor", lfr_start, lfr_stop, lfr_reg, lfr_arm, lfr_dereg,
+};
+
+/* ---- our own poller, for the seed and raw epoll --------------------------- */
+
+static void *seed_poller(void *arg);
+static void *epoll_poller(void *arg);
+
+static int own_start(struct e2e *run, void *(*fn)(void *))
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 0 };
+
+	run->epfd = epoll_create1(EPOLL_CLOEXEC);
+	run->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (run->epfd < 0 || run->stopfd < 0 ||
+	    epoll_ctl(run->epfd, EPOLL_CTL_ADD, run->stopfd, &ev) < 0)
+		return -errno;
+	return -pthread_create(&run->poller, NULL, fn, run);
+}
+
+static void own_stop(struct e2e *run)
+{
+	uint64_t one = 1;
+
+	if (write(run->stopfd, &one, sizeof(one)) != sizeof(one))
+		abort();
+	pthread_join(run->poller, NULL);
+	close(run->epfd);
+	close(run->stopfd);
+}
+
+static int own_add(struct e2e *run, int fd, uint64_t data)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLET, .data.u64 = data };
+
+	return epoll_ctl(run->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+static int own_del(struct e2e *run, int fd)
+{
+	return epoll_ctl(run->epfd, EPOLL_CTL_DEL, fd, NULL) < 0 ? -errno : 0;
+}
+
+/* the seed's event loop: for each event, lock the map, find, wake */
+static void *seed_poller(void *arg)
+{
+	struct e2e *run = arg;
+	struct epoll_event evs[256];
+
+	for (;;) {
+		int n = epoll_wait(run->epfd, evs, 256, -1);
+
+		for (int i = 0; i < n; i++) {
+			if (evs[i].data.u64 == 0)
+				return NULL;
+			map_seed.wake(run->map, evs[i].data.u64);
+		}
+	}
+}
+
+static int seed_start(struct e2e *run)
+{
+	run->map = map_seed.create((unsigned long)run->nconns * 2 + 64);
+	return own_start(run, seed_poller);
+}
+static void seed_stop(struct e2e *run)
+{
+	own_stop(run);
+	map_seed.destroy(run->map);
+}
+static int seed_reg(struct e2e *run, int fd, lfr_id id, void *conn)
+{
+	(void)conn;
+	return own_add(run, fd, id);
+}
+static int seed_arm(struct e2e *run, struct conn *c)
+{
+	struct lfr_waker w = { c->vtable, c };
+
+	return seed_map_upsert(run->map, &w, c->id);
+}
+static int seed_dereg(struct e2e *run, int fd, lfr_id id)
+{
+	int ret = map_seed.remove(run->map, id);
+
+	/* the seed removes the waker first, then deregisters the fd */
+	return own_del(run, fd) ? -EBADF : ret == -ENOENT ? 0 : ret;
+}
+static const struct design d_seed = {
+	"seed", seed_start, seed_stop, seed_reg, seed_arm, seed_dereg,
+};
+
+/* raw epoll: the handler pointer is the event's data */
+static void *epoll_poller(void *arg)
+{
+	struct e2e *run = arg;
+	struct epoll_event evs[256];
+
+	for (;;) {
+		int n = epoll_wait(run->epfd, evs, 256, -1);
+
+		for (int i = 0; i < n; i++) {
+			struct conn *c = evs[i].data.ptr;
+
+			if (c == NULL)
+				return NULL;
+			c->vtable->wake_by_ref(c);
+		}
+	}
+}
+static int epoll_start(struct e2e *run)
+{
+	return own_start(run, epoll_poller);
+}
+static int epoll_reg(struct e2e *run, int fd, lfr_id id, void *conn)
+{
+	/* churn has no conn: any non-NULL word will do */
+	return own_add(run, fd, conn ? (uint64_t)(uintptr_t)conn : id);
+}
+static int epoll_arm(struct e2e *run, struct conn *c)
+{
+	(void)run;
+	(void)c;
+	return 0;
+}
+static int epoll_dereg(struct e2e *run, int fd, lfr_id id)
+{
+	(void)id;
+	return own_del(run, fd);
+}
+static const struct design d_epoll = {
+	"epoll", epoll_start, own_stop, epoll_reg, epoll_arm, epoll_dereg,
+};
+
+static const struct design *designs[] = { &d_lfreactor, &d_seed, &d_epoll };
+#define NDESIGNS (int)(sizeof(designs) / sizeof(designs[0]))
+
+/* ---- executors and the firer ------------------------------------------------ */
+
+static void *executor_main(void *arg)
+{
+	struct executor *ex = arg;
+	struct e2e *run = ex->run;
+
+	while (!atomic_load_explicit(&run->stop, memory_order_relaxed)) {
+		struct cds_wfcq_node *n =
+			__cds_wfcq_dequeue_blocking(&ex->head, &ex->tail);
+		struct conn *c;
+		uint64_t v;
+
+		if (!n) {
+			/* park: announce, re-check, sleep; the waker's
+			 * exchange on sleeping pairs with this */
+			atomic_store(&ex->sleeping, 1);
+			if (!cds_wfcq_empty(&ex->head, &ex->tail) ||
+			    atomic_load(&run->stop)) {
+				atomic_store(&ex->sleeping, 0);
+				continue;
+			}
+			futex(&ex->sleeping, FUTEX_WAIT_PRIVATE, 1);
+			continue;
+		}
+		c = caa_container_of(n, struct conn, qnode);
+		if (read(c->fd, &v, sizeof(v)) != sizeof(v))
+			ex->errors++;
+		ex->errors += run->d->arm(run, c) != 0;
+		atomic_store_explicit(&c->state, IDLE, memory_order_release);
+		ex->consumed++;
+	}
+	return NULL;
+}
+
+static void *firer_main(void *arg)
+{
+	struct e2e *run = arg;
+	uint64_t one = 1;
+	int i = 0;
+
+	while (!atomic_load_explicit(&run->stop, memory_order_relaxed)) {
+		int fired = 0;
+
+		for (int n = 0; n < run->nconns; n++, i = (i + 1) % run->nconns) {
+			struct conn *c = &run->conns[i];
+			int idle = IDLE;
+
+			if (!atomic_compare_exchange_strong(&c->state, &idle, FIRED))
+				continue;
+			atomic_store_explicit(&c->fired_at, now_ns(),
+					      memory_order_relaxed);
+			if (write(c->fd, &one, sizeof(one)) != sizeof(one))
+				abort();
+			fired++;
+		}
+		if (!fired)
+			sched_yield();
+	}
+	return NULL;
+}
+
+struct e2e_result {
+	double events_per_s;
+	uint64_t p50, p99, p999;
+};
+
+static struct e2e_result run_events(const struct design *d, int nexec,
+				    int nconns, double seconds)
+{
+	struct e2e run = { .d = d, .nconns = nconns, .nexec = nexec };
+	struct e2e_result res = { 0 };
+	struct hist h;
+	pthread_t firer;
+	uint64_t total = 0;
+	double t0, elapsed;
+	int errors = 0;
+
+	atomic_init(&run.next_id, 1);
+	run.conns = aligned_alloc(64, sizeof(*run.conns) * (size_t)nconns);
+	run.execs = aligned_alloc(64, sizeof(*run.execs) * (size_t)nexec);
+	memset(run.conns, 0, sizeof(*run.conns) * (size_t)nconns);
+	memset(run.execs, 0, sizeof(*run.execs) * (size_t)nexec);
+	if (d->start(&run)) {
+		fprintf(stderr, "%s: start failed\n", d->name);
+		exit(1);
+	}
+	for (int e = 0; e < nexec; e++) {
+		run.execs[e].run = &run;
+		__cds_wfcq_init(&run.execs[e].head, &run.execs[e].tail);
+	}
+	for (int i = 0; i < nconns; i++) {
+		struct conn *c = &run.conns[i];
+
+		c->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		c->id = d == &d_lfreactor ? lfr_reactor_next_id(run.reactor)
+					  : atomic_fetch_add(&run.next_id, 1);
+		c->owner = &run.execs[i % nexec];
+		c->vtable = &conn_vtable;
+		if (c->fd < 0 || d->reg(&run, c->fd, c->id, c) || d->arm(&run, c)) {
+			fprintf(stderr, "%s: setup failed (fds: ulimit -n?)\n",
+				d->name);
+			exit(1);
+		}
+	}
+	hists_take(&h); /* reset */
+	for (int e = 0; e < nexec; e++)
+		pthread_create(&run.execs[e].thread, NULL, executor_main,
+			       &run.execs[e]);
+	pthread_create(&firer, NULL, firer_main, &run);
+	t0 = now_sec();
+	usleep((useconds_t)(seconds * 1e6));
+	atomic_store(&run.stop, true);
+	elapsed = now_sec() - t0;
+	pthread_join(firer, NULL);
+	for (int e = 0; e < nexec; e++) {
+		atomic_store(&run.execs[e].sleeping, 0);
+		futex(&run.execs[e].sleeping, FUTEX_WAKE_PRIVATE, 1);
+		pthread_join(run.execs[e].thread, NULL);
+		total += run.execs[e].consumed;
+		errors += run.execs[e].errors;
+	}
+	for (int i = 0; i < nconns; i++) {
+		errors += d->dereg(&run, run.conns[i].fd, run.conns[i].id) != 0;
+		close(run.conns[i].fd);
+	}
+	d->stop(&run);
+	hists_take(&h);
+	if (errors) {
+		fprintf(stderr, "%s: %d errors\n", d->name, errors);
+		exit(1);
+	}
+	res.events_per_s = (double)total / elapsed;
+	res.p50 = hist_quantile(&h, 0.50);
+	res.p99 = hist_quantile(&h, 0.99);
+	res.p999 = hist_quantile(&h, 0.999);
+	free(run.conns);
+	free(run.execs);
+	return res;
+}
+
+/* ---- latency under re-arming executors --------------------------------------- */
+
+/* The probe's waker: records write-to-wake latency and tells the prober. */
+static atomic_bool probe_woken;
+static struct lfr_waker probe_clone(void *data);
+static void probe_wake_by_ref(void *data)
+{
+	struct conn *c = data;
+	uint64_t fired = atomic_exchange(&c->fired_at, 0);
+
+	if (fired)
+		hist_add(thread_hist(), now_ns() - fired);
+	atomic_store_explicit(&probe_woken, true, memory_order_release);
+}
+static void probe_wake(void *data)
+{
+	probe_wake_by_ref(data);
+	conn_drop(data);
+}
+static const struct lfr_waker_vtable probe_vtable = {
+	probe_clone, probe_wake, probe_wake_by_ref, conn_drop,
+};
+static struct lfr_waker probe_clone(void *data)
+{
+	struct conn *c = data;
+
+	atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+	return (struct lfr_waker){ &probe_vtable, c };
+}
+
+/* an executor whose tasks keep re-arming: set_waker on each in turn */
+static void *rearm_main(void *arg)
+{
+	struct executor *ex = arg;
+	struct e2e *run = ex->run;
+	int index = (int)(ex - run->execs);
+
+	while (!atomic_load_explicit(&run->stop, memory_order_relaxed))
+		for (int i = index; i < run->nconns; i += run->nexec)
+			ex->errors += run->d->arm(run, &run->conns[i]) != 0;
+	return NULL;
+}
+
+static struct e2e_result run_latency(const struct design *d, int nexec, int nconns,
+			      double seconds)
+{
+	struct e2e run = { .d = d, .nconns = nconns, .nexec = nexec };
+	struct e2e_result res = { 0 };
+	struct conn *probe = aligned_alloc(64, sizeof(*probe));
+	struct timespec gap = { 0, 50000 };
+	struct hist h;
+	uint64_t one = 1, v, probes = 0;
+	double t0;
+	int errors = 0;
+
+	atomic_init(&run.next_id, 1);
+	run.conns = aligned_alloc(64, sizeof(*run.conns) * (size_t)nconns);
+	run.execs = aligned_alloc(64, sizeof(*run.execs) * (size_t)nexec);
+	memset(run.conns, 0, sizeof(*run.conns) * (size_t)nconns);
+	memset(run.execs, 0, sizeof(*run.execs) * (size_t)nexec);
+	memset(probe, 0, sizeof(*probe));
+	if (d->start(&run))
+		exit(1);
+	for (int i = 0; i <= nconns; i++) {
+		struct conn *c = i < nconns ? &run.conns[i] : probe;
+
+		c->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		c->id = d == &d_lfreactor ? lfr_reactor_next_id(run.reactor)
+					  : atomic_fetch_add(&run.next_id, 1);
+		c->vtable = i < nconns ? &conn_vtable : &probe_vtable;
+		if (c->fd < 0 || d->reg(&run, c->fd, c->id, c) || d->arm(&run, c))
+			exit(1);
+	}
+	for (int e = 0; e < nexec; e++) {
+		run.execs[e].run = &run;
+		pthread_create(&run.execs[e].thread, NULL, rearm_main,
+			       &run.execs[e]);
+	}
+	hists_take(&h);
+	t0 = now_sec();
+	while (now_sec() - t0 < seconds) {
+		uint64_t deadline;
+
+		nanosleep(&gap, NULL);
+		atomic_store(&probe_woken, false);
+		atomic_store(&probe->fired_at, now_ns());
+		if (write(probe->fd, &one, sizeof(one)) != sizeof(one))
+			abort();
+		deadline = now_ns() + 1000000000ull;
+		while (!atomic_load_explicit(&probe_woken, memory_order_acquire)) {
+			if (now_ns() > deadline) {
+				fprintf(stderr, "%s: probe lost\n", d->name);
+				exit(1);
+			}
+			sched_yield();
+		}
+		if (read(probe->fd, &v, sizeof(v)) != sizeof(v))
+			errors++;
+		errors += d->arm(&run, probe) != 0;
+		probes++;
+	}
+	atomic_store(&run.stop, true);
+	for (int e = 0; e < nexec; e++) {
+		pthread_join(run.execs[e].thread, NULL);
+		errors += run.execs[e].errors;
+	}
+	hists_take(&h);
+	for (int i = 0; i <= nconns; i++) {
+		struct conn *c = i < nconns ? &run.conns[i] : probe;
+
+		errors += d->dereg(&run, c->fd, c->id) != 0;
+		close(c->fd);
+	}
+	d->stop(&run);
+	if (errors) {
+		fprintf(stderr, "%s latency: %d errors\n", d->name, errors);
+		exit(1);
+	}
+	res.events_per_s = (double)probes;
+	res.p50 = hist_quantile(&h, 0.50);
+	res.p99 = hist_quantile(&h, 0.99);
+	res.p999 = hist_quantile(&h, 0.999);
+	free(run.conns);
+	free(run.execs);
+	free(probe);
+	return res;
+}
+
+/* ---- registration churn ---------------------------------------------------- */
+
+struct churner {
+	struct e2e *run;
+	pthread_barrier_t *start;
+	uint64_t pairs;
+	int errors;
+};
+
+static void *churn_main(void *arg)
+{
+	struct churner *ch = arg;
+	struct e2e *run = ch->run;
+	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+	pthread_barrier_wait(ch->start);
+	while (!atomic_load_explicit(&run->stop, memory_order_relaxed)) {
+		for (int n = 0; n < 64; n++) {
+			lfr_id id = run->d == &d_lfreactor
+					    ? lfr_reactor_next_id(run->reactor)
+					    : atomic_fetch_add(&run->next_id, 1);
+
+			ch->errors += run->d->reg(run, fd, id, NULL) != 0;
+			ch->errors += run->d->dereg(run, fd, id) != 0;
+		}
+		ch->pairs += 64;
+	}
+	close(fd);
+	return NULL;
+}
+
+static double run_churn(const struct design *d, int threads, double seconds)
+{
+	struct e2e run = { .d = d, .nconns = 64 };
+	struct churner ch[BENCH_MAX_THREADS];
+	pthread_t t[BENCH_MAX_THREADS];
+	pthread_barrier_t start;
+	uint64_t total = 0;
+	double t0, elapsed;
+	int errors = 0;
+
+	atomic_init(&run.next_id, 1);
+	if (d->start(&run))
+		exit(1);
+	pthread_barrier_init(&start, NULL, (unsigned)threads + 1);
+	for (int i = 0; i < threads; i++) {
+		ch[i] = (struct churner){ &run, &start, 0, 0 };
+		pthread_create(&t[i], NULL, churn_main, &ch[i]);
+	}
+	pthread_barrier_wait(&start);
+	t0 = now_sec();
+	usleep((useconds_t)(seconds * 1e6));
+	atomic_store(&run.stop, true);
+	for (int i = 0; i < threads; i++) {
+		pthread_join(t[i], NULL);
+		total += ch[i].pairs;
+		errors += ch[i].errors;
+	}
+	elapsed = now_sec() - t0;
+	d->stop(&run);
+	pthread_barrier_destroy(&start);
+	if (errors) {
+		fprintf(stderr, "%s churn: %d errors\n", d->name, errors);
+		exit(1);
+	}
+	return (double)total / elapsed;
+}
+
+/* ---- main ----------------------------------------------------------------------- */
+
+static const char *plot_script =
+	"set multiplot layout 2,2 title 'end to end through epoll (eventfds)'\n"
+	"set xlabel 'threads'\n"
+	"set title 'events/s (executors consume and re-arm)'\nset ylabel 'M events/s'\nset yrange [0:*]\n"
+	"plot for [d in 'lfreactor seed epoll'] FILE using 3:(strcol(1) eq d && strcol(2) eq 'events' ? $4/1e6 : 1/0) with linespoints title d\n"
+	"set title 'write-to-wake p99 while executors re-arm'\nset ylabel 'microseconds'\nset logscale y\nset yrange [*:*]\n"
+	"plot for [d in 'lfreactor seed epoll'] FILE using 3:(strcol(1) eq d && strcol(2) eq 'latency' ? $6/1e3 : 1/0) with linespoints title d\n"
+	"set title 'write-to-wake p50 while executors re-arm'\n"
+	"plot for [d in 'lfreactor seed epoll'] FILE using 3:(strcol(1) eq d && strcol(2) eq 'latency' ? $5/1e3 : 1/0) with linespoints title d\n"
+	"unset logscale y\nset yrange [0:*]\nset title 'register+deregister/s'\nset ylabel 'M pairs/s'\n"
+	"plot for [d in 'lfreactor seed epoll'] FILE using 3:(strcol(1) eq d && strcol(2) eq 'churn' ? $4/1e6 : 1/0) with linespoints title d\n"
+	"unset multiplot\n";
+
+static double ratio(double a, double b)
+{
+	return b > 0 ? a / b : 0;
+}
+
+enum mode { EVENTS, LATENCY, CHURN, NMODES };
+static const char *mode_name[] = { "events", "latency", "churn" };
+
+static struct e2e_result run_mode(enum mode m, const struct design *d, int th,
+				  int nconns, double seconds)
+{
+	struct e2e_result r = { 0 };
+
+	switch (m) {
+	case EVENTS:
+		return run_events(d, th, nconns, seconds);
+	case LATENCY:
+		return run_latency(d, th, nconns, seconds);
+	default:
+		r.events_per_s = run_churn(d, th, seconds);
+		return r;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static struct e2e_result res[NMODES][NDESIGNS][64];
+	struct bench_opts o;
+	char script[4096];
+	const char *env = getenv("LFR_BENCH_FDS");
+	int nconns = env ? atoi(env) : 4096;
+	FILE *csv;
+
+	bench_parse(&o, argc, argv, false,
+		    "Modes: events (throughput), latency (a probe fired every\n"
+		    "50 us while executors re-arm), churn.  --only seed/latency\n"
+		    "LFR_BENCH_FDS sets the number of eventfds (default 4096).\n");
+	if (o.quick && !env)
+		nconns = 256;
+	printf("reactor_e2e: %d cores, %d eventfds, 1 poller, %.2f s per "
+	       "point, median of %d\n",
+	       ncores(), nconns, o.seconds, o.repeat);
+	csv = csv_open(&o, "reactor_e2e",
+		       "design,mode,threads,per_s,p50_ns,p99_ns,p999_ns");
+	for (int m = 0; m < NMODES; m++)
+		for (int d = 0; d < NDESIGNS; d++)
+			for (int i = 0; i < o.nthreads; i++) {
+				double a[64], b[64], c[64], e[64];
+				int n = o.repeat < 64 ? o.repeat : 64;
+				int th = o.threads[i];
+				struct e2e_result *r = &res[m][d][i];
+
+				if (th < 1 || !bench_selected(&o, designs[d]->name,
+							      mode_name[m]))
+					continue;
+				for (int k = 0; k < n; k++) {
+					struct e2e_result x;
+
+					progress("%s %s threads=%d run %d",
+						 designs[d]->name, mode_name[m],
+						 th, k + 1);
+					x = run_mode((enum mode)m, designs[d], th,
+						     nconns, o.seconds);
+					a[k] = x.events_per_s;
+					b[k] = (double)x.p50;
+					c[k] = (double)x.p99;
+					e[k] = (double)x.p999;
+				}
+				r->events_per_s = median(a, n);
+				r->p50 = (uint64_t)median(b, n);
+				r->p99 = (uint64_t)median(c, n);
+				r->p999 = (uint64_t)median(e, n);
+				fprintf(csv, "%s,%s,%d,%.0f,%llu,%llu,%llu\n",
+					designs[d]->name, mode_name[m], th,
+					r->events_per_s,
+					(unsigned long long)r->p50,
+					(unsigned long long)r->p99,
+					(unsigned long long)r->p999);
+			}
+	progress("%s", "");
+	fclose(csv);
+
+	for (int m = 0; m < NMODES; m++) {
+		const char *head[] = {
+			"[events] M events/s (x seed, fraction of raw epoll) | "
+			"write-to-wake p50/p99/p99.9 us (queueing included)",
+			"[latency] write-to-wake of a probe while E executors "
+			"re-arm: p50/p99/p99.9 us (p99 x seed)",
+			"[churn] M register+deregister/s (x seed, fraction of "
+			"raw epoll_ctl ADD+DEL)",
+		};
+
+		printf("\n%s\n%4s", head[m], "E");
+		for (int d = 0; d < NDESIGNS; d++)
+			printf(" | %-38s", designs[d]->name);
+		printf("\n");
+		for (int i = 0; i < o.nthreads; i++) {
+			if (o.threads[i] < 1)
+				continue;
+			printf("%4d", o.threads[i]);
+			for (int d = 0; d < NDESIGNS; d++) {
+				struct e2e_result *r = &res[m][d][i];
+				struct e2e_result *s = &res[m][1][i];
+				struct e2e_result *raw = &res[m][2][i];
+				char cell[96];
+
+				if (m == LATENCY)
+					snprintf(cell, sizeof(cell),
+						 "%6.1f/%7.1f/%7.1f (%4.2fx)",
+						 (double)r->p50 / 1e3,
+						 (double)r->p99 / 1e3,
+						 (double)r->p999 / 1e3,
+						 ratio((double)r->p99, (double)s->p99));
+				else if (m == EVENTS)
+					snprintf(cell, sizeof(cell),
+						 "%5.3f (%4.2fx %3.0f%%) %.0f/%.0f/%.0f",
+						 r->events_per_s / 1e6,
+						 ratio(r->events_per_s, s->events_per_s),
+						 100 * ratio(r->events_per_s, raw->events_per_s),
+						 (double)r->p50 / 1e3, (double)r->p99 / 1e3,
+						 (double)r->p999 / 1e3);
+				else
+					snprintf(cell, sizeof(cell),
+						 "%5.3f (%4.2fx %3.0f%%)",
+						 r->events_per_s / 1e6,
+						 ratio(r->events_per_s, s->events_per_s),
+						 100 * ratio(r->events_per_s, raw->events_per_s));
+				printf(" | %-38s", cell);
+			}
+			printf("\n");
+		}
+	}
+	printf("\ncsv: %s/reactor_e2e.csv\n", o.outdir);
+	snprintf(script, sizeof(script), "FILE = '%s/reactor_e2e.csv'\n%s",
+		 o.outdir, plot_script);
+	plot(&o, "reactor_e2e", script);
+	return 0;
+}
