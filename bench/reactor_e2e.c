@@ -17,6 +17,10 @@
  *              poller locks the map for each event
  *   epoll      raw epoll with the task pointer in epoll_data: no table, no
  *              set_waker; the ceiling for dispatch
+ *   libevent   an event_base (evthread_use_pthreads) looping in the poller
+ *              thread; each task's event is EV_READ|EV_ET, not persistent,
+ *              so executors re-arm it with event_add from their threads
+ *              (the cross-thread re-arm a C user would write today)
  *
  * Churn: T threads each register and deregister an eventfd under a fresh id
  * as fast as they can; lfreactor and seed against raw epoll_ctl ADD/DEL.
@@ -33,6 +37,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <urcu/wfcqueue.h>
+#ifdef HAVE_LIBEVENT
+#include <event2/event.h>
+#include <event2/thread.h>
+#endif
 
 #include "common.h"
 #include "baselines/maps.h"
@@ -47,6 +55,7 @@ struct conn {
 	atomic_long refs;            /* clones held by the reactor */
 	_Atomic uint64_t fired_at;
 	const struct lfr_waker_vtable *vtable;
+	void *lev;                   /* libevent: the task's struct event */
 	struct executor *owner;
 	struct cds_wfcq_node qnode;
 };
@@ -74,6 +83,7 @@ struct e2e {
 	int epfd, stopfd;
 	pthread_t poller;
 	void *map;
+	void *base;                  /* libevent */
 	atomic_uint_fast64_t next_id;
 };
 
@@ -83,7 +93,7 @@ struct design {
 	void (*stop)(struct e2e *);
 	int (*reg)(struct e2e *, int fd, lfr_id id, void *conn);
 	int (*arm)(struct e2e *, struct conn *);
-	int (*dereg)(struct e2e *, int fd, lfr_id id);
+	int (*dereg)(struct e2e *, int fd, lfr_id id, struct conn *c);
 };
 
 /* ---- latency, per waking thread --------------------------------------- */
@@ -182,8 +192,9 @@ static int lfr_arm(struct e2e *run, struct conn *c)
 
 	return lfr_reactor_set_waker(run->reactor, &w, c->id);
 }
-static int lfr_dereg(struct e2e *run, int fd, lfr_id id)
+static int lfr_dereg(struct e2e *run, int fd, lfr_id id, struct conn *c)
 {
+	(void)c;
 	return lfr_reactor_deregister(run->reactor, fd, id);
 }
 static const struct design d_lfreactor = {
@@ -268,10 +279,11 @@ static int seed_arm(struct e2e *run, struct conn *c)
 
 	return seed_map_upsert(run->map, &w, c->id);
 }
-static int seed_dereg(struct e2e *run, int fd, lfr_id id)
+static int seed_dereg(struct e2e *run, int fd, lfr_id id, struct conn *c)
 {
 	int ret = map_seed.remove(run->map, id);
 
+	(void)c;
 	/* the seed removes the waker first, then deregisters the fd */
 	return own_del(run, fd) ? -EBADF : ret == -ENOENT ? 0 : ret;
 }
@@ -312,16 +324,104 @@ static int epoll_arm(struct e2e *run, struct conn *c)
 	(void)c;
 	return 0;
 }
-static int epoll_dereg(struct e2e *run, int fd, lfr_id id)
+static int epoll_dereg(struct e2e *run, int fd, lfr_id id, struct conn *c)
 {
 	(void)id;
+	(void)c;
 	return own_del(run, fd);
 }
 static const struct design d_epoll = {
 	"epoll", epoll_start, own_stop, epoll_reg, epoll_arm, epoll_dereg,
 };
 
-static const struct design *designs[] = { &d_lfreactor, &d_seed, &d_epoll };
+#ifdef HAVE_LIBEVENT
+static void lev_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)fd;
+	(void)what;
+	c->vtable->wake_by_ref(c);
+}
+
+static void *lev_poller(void *arg)
+{
+	struct e2e *run = arg;
+
+	event_base_loop(run->base, EVLOOP_NO_EXIT_ON_EMPTY);
+	return NULL;
+}
+
+static int lev_start(struct e2e *run)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, (void (*)(void))evthread_use_pthreads);
+	run->base = event_base_new();
+	if (!run->base)
+		return -ENOMEM;
+	return -pthread_create(&run->poller, NULL, lev_poller, run);
+}
+
+static void lev_stop(struct e2e *run)
+{
+	event_base_loopbreak(run->base);
+	pthread_join(run->poller, NULL);
+	event_base_free(run->base);
+}
+
+/* churn registers with no task: the thread's one event lives here */
+static __thread struct event *churn_event;
+
+static int lev_reg(struct e2e *run, int fd, lfr_id id, void *conn)
+{
+	struct conn *c = conn;
+	struct event *ev = event_new(run->base, fd, EV_READ | EV_ET, lev_cb, c);
+
+	(void)id;
+	if (!ev)
+		return -ENOMEM;
+	if (c)
+		c->lev = ev;
+	else
+		churn_event = ev;
+	return event_add(ev, NULL) ? -EINVAL : 0;
+}
+
+static int lev_arm(struct e2e *run, struct conn *c)
+{
+	(void)run;
+	return event_add(c->lev, NULL) ? -EINVAL : 0;
+}
+
+static int lev_dereg(struct e2e *run, int fd, lfr_id id, struct conn *c)
+{
+	struct event *ev = c ? c->lev : churn_event;
+
+	(void)run;
+	(void)fd;
+	(void)id;
+	if (!ev)
+		return -ENOENT;
+	event_free(ev); /* deletes it first */
+	if (c)
+		c->lev = NULL;
+	else
+		churn_event = NULL;
+	return 0;
+}
+
+static const struct design d_libevent = {
+	"libevent", lev_start, lev_stop, lev_reg, lev_arm, lev_dereg,
+};
+#endif
+
+static const struct design *designs[] = {
+	&d_lfreactor, &d_seed, &d_epoll,
+#ifdef HAVE_LIBEVENT
+	&d_libevent,
+#endif
+};
 #define NDESIGNS (int)(sizeof(designs) / sizeof(designs[0]))
 
 /* ---- executors and the firer ------------------------------------------------ */
@@ -447,7 +547,8 @@ static struct e2e_result run_events(const struct design *d, int nexec,
 		errors += run.execs[e].errors;
 	}
 	for (int i = 0; i < nconns; i++) {
-		errors += d->dereg(&run, run.conns[i].fd, run.conns[i].id) != 0;
+		errors += d->dereg(&run, run.conns[i].fd, run.conns[i].id,
+				  &run.conns[i]) != 0;
 		close(run.conns[i].fd);
 	}
 	d->stop(&run);
@@ -575,7 +676,7 @@ static struct e2e_result run_latency(const struct design *d, int nexec, int ncon
 	for (int i = 0; i <= nconns; i++) {
 		struct conn *c = i < nconns ? &run.conns[i] : probe;
 
-		errors += d->dereg(&run, c->fd, c->id) != 0;
+		errors += d->dereg(&run, c->fd, c->id, c) != 0;
 		close(c->fd);
 	}
 	d->stop(&run);
@@ -616,7 +717,7 @@ static void *churn_main(void *arg)
 					    : atomic_fetch_add(&run->next_id, 1);
 
 			ch->errors += run->d->reg(run, fd, id, NULL) != 0;
-			ch->errors += run->d->dereg(run, fd, id) != 0;
+			ch->errors += run->d->dereg(run, fd, id, NULL) != 0;
 		}
 		ch->pairs += 64;
 	}
@@ -667,13 +768,13 @@ static const char *plot_script =
 	"set multiplot layout 2,2 title 'end to end through epoll (eventfds)'\n"
 	"set xlabel 'threads'\n"
 	"set title 'events/s (executors consume and re-arm)'\nset ylabel 'M events/s'\nset yrange [0:*]\n"
-	"plot for [d in 'lfreactor seed epoll'] FILE using 3:(strcol(1) eq d && strcol(2) eq 'events' ? $4/1e6 : 1/0) with linespoints title d\n"
+	"plot for [d in 'lfreactor seed epoll libevent'] FILE using 3:(strcol(1) eq d && strcol(2) eq 'events' ? $4/1e6 : 1/0) with linespoints title d\n"
 	"set title 'write-to-wake p99 while executors re-arm'\nset ylabel 'microseconds'\nset logscale y\nset yrange [*:*]\n"
-	"plot for [d in 'lfreactor seed epoll'] FILE using 3:(strcol(1) eq d && strcol(2) eq 'latency' ? $6/1e3 : 1/0) with linespoints title d\n"
+	"plot for [d in 'lfreactor seed epoll libevent'] FILE using 3:(strcol(1) eq d && strcol(2) eq 'latency' ? $6/1e3 : 1/0) with linespoints title d\n"
 	"set title 'write-to-wake p50 while executors re-arm'\n"
-	"plot for [d in 'lfreactor seed epoll'] FILE using 3:(strcol(1) eq d && strcol(2) eq 'latency' ? $5/1e3 : 1/0) with linespoints title d\n"
+	"plot for [d in 'lfreactor seed epoll libevent'] FILE using 3:(strcol(1) eq d && strcol(2) eq 'latency' ? $5/1e3 : 1/0) with linespoints title d\n"
 	"unset logscale y\nset yrange [0:*]\nset title 'register+deregister/s'\nset ylabel 'M pairs/s'\n"
-	"plot for [d in 'lfreactor seed epoll'] FILE using 3:(strcol(1) eq d && strcol(2) eq 'churn' ? $4/1e6 : 1/0) with linespoints title d\n"
+	"plot for [d in 'lfreactor seed epoll libevent'] FILE using 3:(strcol(1) eq d && strcol(2) eq 'churn' ? $4/1e6 : 1/0) with linespoints title d\n"
 	"unset multiplot\n";
 
 static double ratio(double a, double b)

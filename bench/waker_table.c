@@ -231,7 +231,7 @@ static const char *plot_script =
 	"set multiplot layout 2,3 title 'waker table: executors set wakers while one thread looks ids up and wakes'\n"
 	"set xlabel 'executor threads'\n"
 	"do for [w in 'same new churn'] {\n"
-	"  set title 'set\\_waker/s, '.w\n  set ylabel 'M set_waker/s'\n"
+	"  set title 'set_waker/s, '.w\n  set ylabel 'M set_waker/s'\n"
 	"  plot for [d in 'lfreactor seed rwlock ck_ht'] FILE using 3:(strcol(1) eq d && strcol(2) eq w && $3 > 0 ? $4/1e6 : 1/0) with linespoints title d\n"
 	"}\n"
 	"do for [w in 'same new churn'] {\n"
