@@ -423,24 +423,29 @@ int lfr_reactor_set_waker(struct lfr_reactor *reactor,
 	return ret;
 }
 
+static int epoll_del(void *ctx, int fd)
+{
+	struct lfr_reactor *r = ctx;
+
+	return epoll_ctl(r->epfd, EPOLL_CTL_DEL, fd, NULL) < 0 ? -errno : 0;
+}
+
 int lfr_reactor_deregister(struct lfr_reactor *reactor, int fd, lfr_id id)
 {
-	int ret, del;
+	int ret, del = 0;
 
 	if (!reactor || id == 0)
 		return -EINVAL;
-	ret = lfr__table_check(reactor->table, id, fd);
-	if (ret)
-		return ret;
-	/* out of epoll first: from here no new event can name id, only
-	 * those already in a poller's batch, which the grace period covers */
-	del = epoll_ctl(reactor->epfd, EPOLL_CTL_DEL, fd, NULL) < 0 ? -errno : 0;
-	ret = lfr__table_remove(reactor->table, id);
+	/* out of epoll first, then out of the table: from there no new event
+	 * can name id, only those already in a poller's batch, which the
+	 * grace period before the free covers */
+	ret = lfr__table_remove_fd(reactor->table, id, fd, epoll_del, reactor,
+				   &del);
 	if (ret)
 		return ret;
 	maybe_resize(reactor, count(&stripe_of(reactor)->deregistered, 1));
-	/* EBADF: fd was closed first.  ENOENT cannot happen while id was
-	 * registered with fd, unless fd was closed and its number reused */
+	/* EBADF: fd was closed first.  ENOENT: closed, and its number reused
+	 * by a file that was never registered */
 	return del == -ENOENT ? -EBADF : del;
 }
 

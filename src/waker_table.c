@@ -210,7 +210,7 @@ static void resize_to_fit(struct lfr__table *t, unsigned long live);
 
 /* How long the maintainer lets retirements gather before it waits out a
  * grace period for them: one grace period and one wake-up per window. */
-#define RECLAIM_WINDOW_NS 1000000L
+#define RECLAIM_WINDOW_NS 5000000L
 
 static void *maintainer_main(void *arg)
 {
@@ -359,18 +359,6 @@ int lfr__table_insert(struct lfr__table *t, lfr_id id, int fd)
 	return 0;
 }
 
-int lfr__table_check(struct lfr__table *t, lfr_id id, int fd)
-{
-	struct lfr__entry *e;
-	int ret;
-
-	lfr__read_lock();
-	e = lookup(t, id);
-	ret = !e ? -ENOENT : e->fd != fd ? -EINVAL : 0;
-	lfr__read_unlock();
-	return ret;
-}
-
 /* read-side; 0 if this caller removed it */
 static int remove_entry(struct lfr__table *t, struct lfr__entry *e)
 {
@@ -378,6 +366,29 @@ static int remove_entry(struct lfr__table *t, struct lfr__entry *e)
 		return -ENOENT; /* another remover won */
 	retire(t, &e->retired, free_entry);
 	return 0;
+}
+
+int lfr__table_remove_fd(struct lfr__table *t, lfr_id id, int fd,
+			 int (*unwatch)(void *ctx, int fd), void *ctx,
+			 int *unwatched)
+{
+	struct lfr__entry *e;
+	int ret;
+
+	lfr__read_lock();
+	e = lookup(t, id);
+	if (!e) {
+		ret = -ENOENT;
+	} else if (e->fd != fd) {
+		ret = -EINVAL;
+	} else {
+		/* a short system call inside the section: it only delays
+		 * grace periods, and saves a second lookup */
+		*unwatched = unwatch(ctx, fd);
+		ret = remove_entry(t, e);
+	}
+	lfr__read_unlock();
+	return ret;
 }
 
 int lfr__table_remove(struct lfr__table *t, lfr_id id)

@@ -41,9 +41,13 @@ bool lfr__table_wants_resize(struct lfr__table *t, unsigned long live);
 void lfr__table_request_resize(struct lfr__table *t, unsigned long live);
 
 int lfr__table_insert(struct lfr__table *t, lfr_id id, int fd);
-/* 0 if id is registered with fd, -ENOENT, or -EINVAL on another fd */
-int lfr__table_check(struct lfr__table *t, lfr_id id, int fd);
 int lfr__table_remove(struct lfr__table *t, lfr_id id);
+/* Removes id if it is registered with fd, calling unwatch(ctx, fd) first
+ * (its result in *unwatched); -ENOENT, or -EINVAL on another fd, with
+ * nothing called or changed. */
+int lfr__table_remove_fd(struct lfr__table *t, lfr_id id, int fd,
+			 int (*unwatch)(void *ctx, int fd), void *ctx,
+			 int *unwatched);
 /* removes every entry; returns how many */
 unsigned long lfr__table_drain(struct lfr__table *t);
 
