@@ -2,7 +2,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <malloc.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,11 +13,19 @@
 
 /* ---- allocation counting ----------------------------------------------- */
 
-extern void *__libc_malloc(size_t);
-extern void *__libc_calloc(size_t, size_t);
-extern void *__libc_realloc(void *, size_t);
-extern void *__libc_memalign(size_t, size_t);
-extern void __libc_free(void *);
+/* The benchmarks link with -Wl,--wrap=malloc (and the rest, Makefile.am):
+ * every call from this program and from the statically linked library goes
+ * through these, static or dynamic build alike. */
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t a, size_t b);
+void *__real_realloc(void *p, size_t n);
+int __real_posix_memalign(void **out, size_t align, size_t n);
+void *__real_aligned_alloc(size_t align, size_t n);
+void *__wrap_malloc(size_t n);
+void *__wrap_calloc(size_t a, size_t b);
+void *__wrap_realloc(void *p, size_t n);
+int __wrap_posix_memalign(void **out, size_t align, size_t n);
+void *__wrap_aligned_alloc(size_t align, size_t n);
 
 static __thread unsigned long allocations;
 
@@ -27,51 +34,34 @@ unsigned long thread_allocations(void)
 	return allocations;
 }
 
-void *malloc(size_t n)
+void *__wrap_malloc(size_t n)
 {
 	allocations++;
-	return __libc_malloc(n);
+	return __real_malloc(n);
 }
 
-void *calloc(size_t a, size_t b)
+void *__wrap_calloc(size_t a, size_t b)
 {
 	allocations++;
-	return __libc_calloc(a, b);
+	return __real_calloc(a, b);
 }
 
-void *realloc(void *p, size_t n)
+void *__wrap_realloc(void *p, size_t n)
 {
 	allocations++;
-	return __libc_realloc(p, n);
+	return __real_realloc(p, n);
 }
 
-void free(void *p)
-{
-	__libc_free(p);
-}
-
-int posix_memalign(void **out, size_t align, size_t n)
-{
-	void *p;
-
-	allocations++;
-	p = __libc_memalign(align, n);
-	if (!p)
-		return ENOMEM;
-	*out = p;
-	return 0;
-}
-
-void *aligned_alloc(size_t align, size_t n)
+int __wrap_posix_memalign(void **out, size_t align, size_t n)
 {
 	allocations++;
-	return __libc_memalign(align, n);
+	return __real_posix_memalign(out, align, n);
 }
 
-void *memalign(size_t align, size_t n)
+void *__wrap_aligned_alloc(size_t align, size_t n)
 {
 	allocations++;
-	return __libc_memalign(align, n);
+	return __real_aligned_alloc(align, n);
 }
 
 /* ---- tasks ----------------------------------------------------------------- */
