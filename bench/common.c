@@ -190,6 +190,11 @@ uint64_t hist_quantile(const struct hist *h, double q)
 	return 0;
 }
 
+double ratio(double a, double b)
+{
+	return b > 0 ? a / b : 0;
+}
+
 static void usage_exit(const char *argv0, const char *usage)
 {
 	fprintf(stderr,

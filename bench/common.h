@@ -33,6 +33,7 @@ void bench_parse(struct bench_opts *o, int argc, char **argv, bool with_zero,
 double now_sec(void);
 uint64_t now_ns(void);
 double median(double *v, int n);
+double ratio(double a, double b); /* a / b, 0 when b is 0 */
 int ncores(void);
 
 /* A task as an executor would hold it: a reference count and a wake count,

@@ -73,7 +73,8 @@ struct executor {
 struct design;
 struct e2e {
 	const struct design *d;
-	int nconns, nexec;
+	int nconns, nexec;       /* conns owned by executors, executors */
+	int total;               /* conns registered (a probe may follow) */
 	struct conn *conns;
 	struct executor *execs;
 	atomic_bool stop;
@@ -491,82 +492,6 @@ struct e2e_result {
 	uint64_t p50, p99, p999;
 };
 
-static struct e2e_result run_events(const struct design *d, int nexec,
-				    int nconns, double seconds)
-{
-	struct e2e run = { .d = d, .nconns = nconns, .nexec = nexec };
-	struct e2e_result res = { 0 };
-	struct hist h;
-	pthread_t firer;
-	uint64_t total = 0;
-	double t0, elapsed;
-	int errors = 0;
-
-	atomic_init(&run.next_id, 1);
-	run.conns = aligned_alloc(64, sizeof(*run.conns) * (size_t)nconns);
-	run.execs = aligned_alloc(64, sizeof(*run.execs) * (size_t)nexec);
-	memset(run.conns, 0, sizeof(*run.conns) * (size_t)nconns);
-	memset(run.execs, 0, sizeof(*run.execs) * (size_t)nexec);
-	if (d->start(&run)) {
-		fprintf(stderr, "%s: start failed\n", d->name);
-		exit(1);
-	}
-	for (int e = 0; e < nexec; e++) {
-		run.execs[e].run = &run;
-		__cds_wfcq_init(&run.execs[e].head, &run.execs[e].tail);
-	}
-	for (int i = 0; i < nconns; i++) {
-		struct conn *c = &run.conns[i];
-
-		c->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		c->id = d == &d_lfreactor ? lfr_reactor_next_id(run.reactor)
-					  : atomic_fetch_add(&run.next_id, 1);
-		c->owner = &run.execs[i % nexec];
-		c->vtable = &conn_vtable;
-		if (c->fd < 0 || d->reg(&run, c->fd, c->id, c) || d->arm(&run, c)) {
-			fprintf(stderr, "%s: setup failed (fds: ulimit -n?)\n",
-				d->name);
-			exit(1);
-		}
-	}
-	hists_take(&h); /* reset */
-	for (int e = 0; e < nexec; e++)
-		pthread_create(&run.execs[e].thread, NULL, executor_main,
-			       &run.execs[e]);
-	pthread_create(&firer, NULL, firer_main, &run);
-	t0 = now_sec();
-	usleep((useconds_t)(seconds * 1e6));
-	atomic_store(&run.stop, true);
-	elapsed = now_sec() - t0;
-	pthread_join(firer, NULL);
-	for (int e = 0; e < nexec; e++) {
-		atomic_store(&run.execs[e].sleeping, 0);
-		futex(&run.execs[e].sleeping, FUTEX_WAKE_PRIVATE, 1);
-		pthread_join(run.execs[e].thread, NULL);
-		total += run.execs[e].consumed;
-		errors += run.execs[e].errors;
-	}
-	for (int i = 0; i < nconns; i++) {
-		errors += d->dereg(&run, run.conns[i].fd, run.conns[i].id,
-				  &run.conns[i]) != 0;
-		close(run.conns[i].fd);
-	}
-	d->stop(&run);
-	hists_take(&h);
-	if (errors) {
-		fprintf(stderr, "%s: %d errors\n", d->name, errors);
-		exit(1);
-	}
-	res.events_per_s = (double)total / elapsed;
-	res.p50 = hist_quantile(&h, 0.50);
-	res.p99 = hist_quantile(&h, 0.99);
-	res.p999 = hist_quantile(&h, 0.999);
-	free(run.conns);
-	free(run.execs);
-	return res;
-}
-
-/* ---- latency under re-arming executors --------------------------------------- */
 
 /* The probe's waker: records write-to-wake latency and tells the prober. */
 static atomic_bool probe_woken;
@@ -596,6 +521,112 @@ static struct lfr_waker probe_clone(void *data)
 	return (struct lfr_waker){ &probe_vtable, c };
 }
 
+
+static lfr_id take_id(struct e2e *run)
+{
+	return run->d == &d_lfreactor ? lfr_reactor_next_id(run->reactor)
+				      : atomic_fetch_add(&run->next_id, 1);
+}
+
+/* Starts design d with nconns tasks (the first `owned` spread over nexec
+ * executors), each an eventfd registered and armed with vtable. */
+static void setup(struct e2e *run, const struct design *d, int nexec,
+		  int nconns, int owned)
+{
+	memset(run, 0, sizeof(*run));
+	run->d = d;
+	run->nexec = nexec;
+	run->nconns = owned;
+	run->total = nconns;
+	atomic_init(&run->next_id, 1);
+	run->conns = aligned_alloc(64, sizeof(*run->conns) * (size_t)nconns);
+	run->execs = aligned_alloc(64, sizeof(*run->execs) * (size_t)nexec);
+	memset(run->conns, 0, sizeof(*run->conns) * (size_t)nconns);
+	memset(run->execs, 0, sizeof(*run->execs) * (size_t)nexec);
+	if (d->start(run)) {
+		fprintf(stderr, "%s: start failed\n", d->name);
+		exit(1);
+	}
+	for (int e = 0; e < nexec; e++) {
+		run->execs[e].run = run;
+		__cds_wfcq_init(&run->execs[e].head, &run->execs[e].tail);
+	}
+	for (int i = 0; i < nconns; i++) {
+		struct conn *c = &run->conns[i];
+
+		c->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		c->id = take_id(run);
+		c->owner = i < owned ? &run->execs[i % nexec] : NULL;
+		c->vtable = i < owned ? &conn_vtable : &probe_vtable;
+		if (c->fd < 0 || d->reg(run, c->fd, c->id, c) || d->arm(run, c)) {
+			fprintf(stderr, "%s: setup failed (fds: ulimit -n?)\n",
+				d->name);
+			exit(1);
+		}
+	}
+}
+
+/* undoes setup; errors from earlier steps are added in, and any ends it */
+static void teardown(struct e2e *run, int errors, const char *mode)
+{
+	for (int i = 0; i < run->total; i++) {
+		struct conn *c = &run->conns[i];
+
+		errors += run->d->dereg(run, c->fd, c->id, c) != 0;
+		close(c->fd);
+	}
+	run->d->stop(run);
+	if (errors) {
+		fprintf(stderr, "%s %s: %d errors\n", run->d->name, mode, errors);
+		exit(1);
+	}
+	free(run->conns);
+	free(run->execs);
+}
+
+static struct e2e_result result(double rate, const struct hist *h)
+{
+	struct e2e_result r = { rate, hist_quantile(h, 0.50),
+				hist_quantile(h, 0.99), hist_quantile(h, 0.999) };
+
+	return r;
+}
+
+static struct e2e_result run_events(const struct design *d, int nexec,
+				    int nconns, double seconds)
+{
+	struct e2e run;
+	struct hist h;
+	pthread_t firer;
+	uint64_t total = 0;
+	double t0, elapsed;
+	int errors = 0;
+
+	setup(&run, d, nexec, nconns, nconns);
+	hists_take(&h); /* reset */
+	for (int e = 0; e < nexec; e++)
+		pthread_create(&run.execs[e].thread, NULL, executor_main,
+			       &run.execs[e]);
+	pthread_create(&firer, NULL, firer_main, &run);
+	t0 = now_sec();
+	usleep((useconds_t)(seconds * 1e6));
+	atomic_store(&run.stop, true);
+	elapsed = now_sec() - t0;
+	pthread_join(firer, NULL);
+	for (int e = 0; e < nexec; e++) {
+		atomic_store(&run.execs[e].sleeping, 0);
+		futex(&run.execs[e].sleeping, FUTEX_WAKE_PRIVATE, 1);
+		pthread_join(run.execs[e].thread, NULL);
+		total += run.execs[e].consumed;
+		errors += run.execs[e].errors;
+	}
+	hists_take(&h);
+	teardown(&run, errors, "events");
+	return result((double)total / elapsed, &h);
+}
+
+/* ---- latency under re-arming executors --------------------------------------- */
+
 /* an executor whose tasks keep re-arming: set_waker on each in turn */
 static void *rearm_main(void *arg)
 {
@@ -609,41 +640,23 @@ static void *rearm_main(void *arg)
 	return NULL;
 }
 
-static struct e2e_result run_latency(const struct design *d, int nexec, int nconns,
-			      double seconds)
+static struct e2e_result run_latency(const struct design *d, int nexec,
+				     int nconns, double seconds)
 {
-	struct e2e run = { .d = d, .nconns = nconns, .nexec = nexec };
-	struct e2e_result res = { 0 };
-	struct conn *probe = aligned_alloc(64, sizeof(*probe));
+	struct e2e run;
+	struct conn *probe;
 	struct timespec gap = { 0, 50000 };
 	struct hist h;
 	uint64_t one = 1, v, probes = 0;
 	double t0;
 	int errors = 0;
 
-	atomic_init(&run.next_id, 1);
-	run.conns = aligned_alloc(64, sizeof(*run.conns) * (size_t)nconns);
-	run.execs = aligned_alloc(64, sizeof(*run.execs) * (size_t)nexec);
-	memset(run.conns, 0, sizeof(*run.conns) * (size_t)nconns);
-	memset(run.execs, 0, sizeof(*run.execs) * (size_t)nexec);
-	memset(probe, 0, sizeof(*probe));
-	if (d->start(&run))
-		exit(1);
-	for (int i = 0; i <= nconns; i++) {
-		struct conn *c = i < nconns ? &run.conns[i] : probe;
-
-		c->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		c->id = d == &d_lfreactor ? lfr_reactor_next_id(run.reactor)
-					  : atomic_fetch_add(&run.next_id, 1);
-		c->vtable = i < nconns ? &conn_vtable : &probe_vtable;
-		if (c->fd < 0 || d->reg(&run, c->fd, c->id, c) || d->arm(&run, c))
-			exit(1);
-	}
-	for (int e = 0; e < nexec; e++) {
-		run.execs[e].run = &run;
+	/* the last conn is the probe, owned by nobody */
+	setup(&run, d, nexec, nconns + 1, nconns);
+	probe = &run.conns[nconns];
+	for (int e = 0; e < nexec; e++)
 		pthread_create(&run.execs[e].thread, NULL, rearm_main,
 			       &run.execs[e]);
-	}
 	hists_take(&h);
 	t0 = now_sec();
 	while (now_sec() - t0 < seconds) {
@@ -673,25 +686,8 @@ static struct e2e_result run_latency(const struct design *d, int nexec, int ncon
 		errors += run.execs[e].errors;
 	}
 	hists_take(&h);
-	for (int i = 0; i <= nconns; i++) {
-		struct conn *c = i < nconns ? &run.conns[i] : probe;
-
-		errors += d->dereg(&run, c->fd, c->id, c) != 0;
-		close(c->fd);
-	}
-	d->stop(&run);
-	if (errors) {
-		fprintf(stderr, "%s latency: %d errors\n", d->name, errors);
-		exit(1);
-	}
-	res.events_per_s = (double)probes;
-	res.p50 = hist_quantile(&h, 0.50);
-	res.p99 = hist_quantile(&h, 0.99);
-	res.p999 = hist_quantile(&h, 0.999);
-	free(run.conns);
-	free(run.execs);
-	free(probe);
-	return res;
+	teardown(&run, errors, "latency");
+	return result((double)probes, &h);
 }
 
 /* ---- registration churn ---------------------------------------------------- */
@@ -712,9 +708,7 @@ static void *churn_main(void *arg)
 	pthread_barrier_wait(ch->start);
 	while (!atomic_load_explicit(&run->stop, memory_order_relaxed)) {
 		for (int n = 0; n < 64; n++) {
-			lfr_id id = run->d == &d_lfreactor
-					    ? lfr_reactor_next_id(run->reactor)
-					    : atomic_fetch_add(&run->next_id, 1);
+			lfr_id id = take_id(run);
 
 			ch->errors += run->d->reg(run, fd, id, NULL) != 0;
 			ch->errors += run->d->dereg(run, fd, id, NULL) != 0;
@@ -776,11 +770,6 @@ static const char *plot_script =
 	"unset logscale y\nset yrange [0:*]\nset title 'register+deregister/s'\nset ylabel 'M pairs/s'\n"
 	"plot for [d in 'lfreactor seed epoll libevent'] FILE using 3:(strcol(1) eq d && strcol(2) eq 'churn' ? $4/1e6 : 1/0) with linespoints title d\n"
 	"unset multiplot\n";
-
-static double ratio(double a, double b)
-{
-	return b > 0 ? a / b : 0;
-}
 
 enum mode { EVENTS, LATENCY, CHURN, NMODES };
 static const char *mode_name[] = { "events", "latency", "churn" };

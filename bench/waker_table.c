@@ -58,11 +58,6 @@ struct result {
 	double set_per_s, lookups_per_s, allocs_per_set;
 };
 
-static double ratio(double a, double b)
-{
-	return b > 0 ? a / b : 0;
-}
-
 static void *executor_main(void *arg)
 {
 	struct executor *ex = arg;
