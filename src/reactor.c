@@ -285,18 +285,18 @@ int lfr_reactor_new(const struct lfr_reactor_config *config,
 	if (ret)
 		goto fail;
 
-	r->epfd = epoll_create1(EPOLL_CLOEXEC);
+	r->epfd = lfr__epoll_create1(EPOLL_CLOEXEC);
 	if (r->epfd < 0) {
 		ret = -errno;
 		goto fail;
 	}
-	r->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	r->stopfd = lfr__eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (r->stopfd < 0) {
 		ret = -errno;
 		goto fail;
 	}
 	ev.data.u64 = LFR__STOP_TOKEN;
-	if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, r->stopfd, &ev) < 0) {
+	if (lfr__epoll_ctl(r->epfd, EPOLL_CTL_ADD, r->stopfd, &ev) < 0) {
 		ret = -errno;
 		goto fail;
 	}
@@ -328,7 +328,7 @@ int lfr_reactor_new(const struct lfr_reactor_config *config,
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	ret = lfr__table_new(cfg.initial_buckets, &r->attr, &r->table);
 	for (i = 0; ret == 0 && i < cfg.pollers; i++) {
-		ret = -pthread_create(&r->pollers[i].thread, &r->attr,
+		ret = -lfr__pthread_create(&r->pollers[i].thread, &r->attr,
 				      poller_main, &r->pollers[i]);
 		if (ret == 0)
 			started++;
@@ -391,7 +391,7 @@ int lfr_reactor_register(struct lfr_reactor *reactor, int fd,
 	if (interest & LFR_WRITABLE)
 		ev.events |= EPOLLOUT;
 	ev.data.u64 = id;
-	if (epoll_ctl(reactor->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+	if (lfr__epoll_ctl(reactor->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		ret = -errno;
 		/* no event can name id: the fd never entered epoll.  A
 		 * waker a racing set_waker stored is dropped with the entry */
@@ -427,7 +427,7 @@ static int epoll_del(void *ctx, int fd)
 {
 	struct lfr_reactor *r = ctx;
 
-	return epoll_ctl(r->epfd, EPOLL_CTL_DEL, fd, NULL) < 0 ? -errno : 0;
+	return lfr__epoll_ctl(r->epfd, EPOLL_CTL_DEL, fd, NULL) < 0 ? -errno : 0;
 }
 
 int lfr_reactor_deregister(struct lfr_reactor *reactor, int fd, lfr_id id)

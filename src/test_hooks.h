@@ -12,9 +12,20 @@
 #ifndef LFR_TEST_HOOKS_H
 #define LFR_TEST_HOOKS_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <sys/epoll.h>
 #include <lfreactor/common.h>
+
+/* system calls a test can make fail */
+enum lfr__sys {
+	LFR__SYS_EPOLL_CREATE,
+	LFR__SYS_EVENTFD,
+	LFR__SYS_EPOLL_CTL,
+	LFR__SYS_PTHREAD_CREATE,
+	LFR__SYS_COUNT
+};
 
 #ifdef LFR_TEST_HOOKS
 
@@ -31,6 +42,10 @@ struct lfr__test_hooks {
 	/* the next fail_alloc_after allocations succeed, then one fails;
 	 * negative: never fail */
 	long fail_alloc_after;
+	/* the same per system call: fail_sys_after[s] calls succeed, then
+	 * one fails with fail_sys_errno[s]; 0 in fail_sys_errno: never */
+	long fail_sys_after[LFR__SYS_COUNT];
+	int fail_sys_errno[LFR__SYS_COUNT];
 };
 
 extern struct lfr__test_hooks lfr__hooks;
@@ -47,6 +62,21 @@ extern atomic_ulong lfr__allocations;
 #define LFR__HOOK(name, ...) ((void)0)
 
 #endif
+
+/* The errno an injected failure of s gives now, or 0 to make the call.
+ * Always 0 in the installed library. */
+#ifdef LFR_TEST_HOOKS
+int lfr__injected(enum lfr__sys s);
+#else
+#define lfr__injected(s) 0
+#endif
+
+/* the library's system calls, through the seam above */
+int lfr__epoll_create1(int flags);
+int lfr__eventfd(unsigned initval, int flags);
+int lfr__epoll_ctl(int epfd, int op, int fd, struct epoll_event *event);
+int lfr__pthread_create(pthread_t *thread, const pthread_attr_t *attr,
+			void *(*fn)(void *), void *arg);
 
 /* every allocation of the library goes through here */
 void *lfr__alloc(size_t align, size_t size);

@@ -257,7 +257,7 @@ int lfr__table_new(unsigned long initial_buckets, pthread_attr_t *attr,
 	t->min_buckets = size;
 	atomic_init(&t->buckets, size);
 	__cds_wfcq_init(&t->retired_head, &t->retired_tail);
-	t->kickfd = eventfd(0, EFD_CLOEXEC);
+	t->kickfd = lfr__eventfd(0, EFD_CLOEXEC);
 	if (t->kickfd < 0) {
 		ret = -errno;
 		free(t);
@@ -273,7 +273,7 @@ int lfr__table_new(unsigned long initial_buckets, pthread_attr_t *attr,
 		free(t);
 		return -ENOMEM;
 	}
-	ret = -pthread_create(&t->maintainer, attr, maintainer_main, t);
+	ret = -lfr__pthread_create(&t->maintainer, attr, maintainer_main, t);
 	if (ret) {
 		cds_lfht_destroy(t->ht, NULL);
 		close(t->kickfd);

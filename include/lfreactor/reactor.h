@@ -198,6 +198,9 @@ LFR_EXTERN int lfr_reactor_set_waker(struct lfr_reactor *reactor,
  *  -EBADF   fd was already closed: the entry is still removed and the id is
  *           gone, but the kernel may keep watching the open file if fd had
  *           duplicates.  Deregister before close.
+ *  other    epoll_ctl(DEL) failed otherwise (-ENOMEM): the id is removed
+ *           all the same; events the kernel still reports for fd are
+ *           counted as stale and wake nobody.
  * Threads: any, concurrently, including from a waker.  If two threads
  * deregister the same id at once, one gets 0 and the other -ENOENT.
  * Blocks: never waits for a grace period; one epoll_ctl system call.
