@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <urcu/urcu-bp.h>
 
@@ -551,4 +552,33 @@ Test(lifecycle, table_grows_with_registrations_and_shrinks_after)
 	cr_assert(WAIT_FOR(stats_of(r).buckets <= 16, 5000),
 		  "shrank to %llu buckets", (unsigned long long)stats_of(r).buckets);
 	lfr_reactor_free(r);
+}
+
+/* ---- fork: the child may exec or _exit; the parent's reactor goes on ---- */
+
+Test(lifecycle, fork_leaves_the_parent_reactor_working)
+{
+	static struct counting_waker cw;
+	struct lfr_waker w;
+	pid_t child;
+	int status;
+	lfr_id id;
+
+	cr_assert_eq(lfr_reactor_new(NULL, &r), 0);
+	test_pipe(p);
+	cw_init(&cw);
+	w = cw_waker(&cw);
+	id = lfr_reactor_next_id(r);
+	cr_assert_eq(lfr_reactor_register(r, p[0], LFR_READABLE, id), 0);
+	cr_assert_eq(lfr_reactor_set_waker(r, &w, id), 0);
+	child = fork();
+	cr_assert_geq(child, 0);
+	if (child == 0) /* what a child may do: exec, or _exit */
+		_exit(execl("/bin/true", "true", (char *)NULL) == 0 ? 0 : 3);
+	cr_assert_eq(waitpid(child, &status, 0), child);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	fire(p[1]);
+	cr_assert(WAIT_FOR(cw_wakes(&cw) == 1, 5000), "the parent's poller runs");
+	cr_assert_eq(lfr_reactor_deregister(r, p[0], id), 0);
+	teardown();
 }

@@ -316,3 +316,30 @@ Test(threads, first_set_waker_racing_first_event_never_loses_the_wake)
 	close(rc.fds[0]);
 	close(rc.fds[1]);
 }
+
+/* ---- a million ids through the table ------------------------------------ */
+
+Test(threads, a_million_ids_pass_through_the_table)
+{
+	struct lfr_reactor *r = new_reactor(1);
+	struct lfr_waker w = lfr_waker_noop();
+	lfr_id last = 0;
+	int fds[2];
+	long n = 1000000L * scale();
+
+	test_pipe(fds);
+	for (long i = 0; i < n; i++) {
+		lfr_id id = lfr_reactor_next_id(r);
+
+		cr_assert_gt(id, last);
+		last = id;
+		cr_assert_eq(lfr_reactor_register(r, fds[0], LFR_READABLE, id), 0);
+		if (i % 64 == 0)
+			cr_assert_eq(lfr_reactor_set_waker(r, &w, id), 0);
+		cr_assert_eq(lfr_reactor_deregister(r, fds[0], id), 0);
+	}
+	cr_assert_eq(stats_of(r).registrations, 0);
+	lfr_reactor_free(r);
+	close(fds[0]);
+	close(fds[1]);
+}

@@ -23,11 +23,12 @@
  *    calling lfr_reactor_set_waker).  They must be short and must not block.
  *    From a waker you may call next_id, register, set_waker, deregister and
  *    stats; never lfr_reactor_free().
- *  - The library's threads (pollers, the table resizer, and liburcu's
- *    call_rcu worker and resize helpers that the reactor starts) block all
- *    signals, so signalfd and sigwait users keep their signals.  The table
- *    grows and shrinks on the reactor's own resizer thread, never on the
- *    caller's: liburcu 0.13's auto-resize worker unblocks SIGUSR1.
+ *  - The library's threads (the pollers, the table's maintainer, and
+ *    liburcu's resize helpers for large tables) block all signals, so
+ *    signalfd and sigwait users keep their signals.  The maintainer frees
+ *    retired entries and wakers after a grace period and resizes the
+ *    table; liburcu's own auto-resize worker is not used, as in 0.13 it
+ *    unblocks SIGUSR1.
  *  - fork(): the pollers do not exist in a child.  A child may only exec or
  *    _exit; it must not use a reactor created by its parent.
  */
@@ -113,13 +114,15 @@ LFR_EXTERN int lfr_reactor_new(const struct lfr_reactor_config *config,
  * lfr_reactor_free - stop and destroy the reactor.
  *
  * Wakes the pollers through the eventfd and joins them, removes every
- * registration, waits for every pending free (urcu_bp_barrier), drops every
- * waker reference the reactor held, and closes its epoll fd and eventfd.
+ * registration, stops the table's maintainer, waits one grace period and
+ * frees everything retired (dropping every waker reference the reactor
+ * held), and closes its epoll fd and eventfds.
  * Registered fds stay open: the caller owns them.  NULL is a no-op.
  * Threads: one thread, once, after every other call on this reactor has
  * returned; calls racing with it are undefined.  Never from a waker or any
  * RCU read-side critical section (it would wait for itself).
- * Blocks: until the pollers exit and pending call_rcu callbacks ran.
+ * Blocks: until the pollers and the maintainer exit and one grace period
+ * has passed for what was retired.
  */
 LFR_EXTERN void lfr_reactor_free(struct lfr_reactor *reactor);
 
@@ -166,7 +169,7 @@ LFR_EXTERN int lfr_reactor_register(struct lfr_reactor *reactor, int fd,
  * no clone, no allocation, no store (the common re-arm; lock-free and
  * allocation-free).  Otherwise a clone of *waker is boxed and swapped in
  * (one malloc, one atomic exchange); the replaced waker is dropped after a
- * grace period by liburcu's call_rcu worker.  Then, if an event was recorded
+ * grace period by the table's maintainer thread.  Then, if an event was recorded
  * while no waker was stored, the readiness is consumed and the new waker is
  * woken (wake_by_ref) before this call returns.
  * Returns 0 or:

@@ -31,8 +31,8 @@ struct lfr_waker;
  *  - the reactor calls clone from lfr_reactor_set_waker() on the caller's
  *    thread.  To report failure (out of memory), clone returns a waker whose
  *    vtable is NULL; set_waker then fails with -ENOMEM.
- *  - the reactor calls drop from a call_rcu worker thread once no poller can
- *    still hold the reference, or from lfr_reactor_free().
+ *  - the reactor calls drop from its table's maintainer thread once no
+ *    poller can still hold the reference, or from lfr_reactor_free().
  */
 struct lfr_waker_vtable {
 	struct lfr_waker (*clone)(void *data);
