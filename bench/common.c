@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -204,10 +205,26 @@ static void usage_exit(const char *argv0, const char *usage)
 	exit(2);
 }
 
+int bench_raise_fd_limit(void)
+{
+	struct rlimit l;
+
+	if (getrlimit(RLIMIT_NOFILE, &l) != 0)
+		return 1024;
+	if (l.rlim_cur < l.rlim_max) {
+		l.rlim_cur = l.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &l);
+		getrlimit(RLIMIT_NOFILE, &l);
+	}
+	return l.rlim_cur > 1 << 30 ? 1 << 30 : (int)l.rlim_cur;
+}
+
 void bench_parse(struct bench_opts *o, int argc, char **argv, bool with_zero,
 		 const char *usage)
 {
 	int i, cores = ncores();
+
+	bench_raise_fd_limit(); /* thousands of eventfds */
 
 	memset(o, 0, sizeof(*o));
 	o->seconds = 1.0;

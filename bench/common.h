@@ -30,6 +30,9 @@ bool bench_selected(const struct bench_opts *o, const char *design,
 void bench_parse(struct bench_opts *o, int argc, char **argv, bool with_zero,
 		 const char *usage);
 
+/* raises the soft limit on open files to the hard one; returns it */
+int bench_raise_fd_limit(void);
+
 double now_sec(void);
 uint64_t now_ns(void);
 double median(double *v, int n);

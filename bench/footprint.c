@@ -33,7 +33,8 @@ static double resident(void)
 
 int main(int argc, char **argv)
 {
-	int n = argc > 1 ? atoi(argv[1]) : 10000;
+	int limit = bench_raise_fd_limit() - 64;
+	int n = argc > 1 ? atoi(argv[1]) : (limit < 10000 ? limit : 10000);
 	struct lfr_reactor *r;
 	struct task *tasks = aligned_alloc(64, sizeof(*tasks) * (size_t)(n > 0 ? n : 1));
 	int *fds = calloc((size_t)(n > 0 ? n : 1), sizeof(*fds));
