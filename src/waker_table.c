@@ -58,6 +58,24 @@
 #define LFR__CACHELINE 64
 #define LFR__MAX_BUCKETS (1UL << 24)
 
+/* ThreadSanitizer cannot see what liburcu synchronises with (inline-asm
+ * exchanges in cds_lfht and wfcqueue, membarrier in synchronize_rcu).  In
+ * --enable-tsan builds these annotations tell it: publishing an entry
+ * through the table releases it and finding it acquires it; leaving a
+ * read-side section releases a token that the grace period acquires, so
+ * what a reader did happens before the free that waited for it.  They
+ * compile to nothing otherwise. */
+#ifdef __SANITIZE_THREAD__
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+#define TSAN_ACQUIRE(addr) __tsan_acquire(addr)
+#define TSAN_RELEASE(addr) __tsan_release(addr)
+#else
+#define TSAN_ACQUIRE(addr) ((void)0)
+#define TSAN_RELEASE(addr) ((void)0)
+#endif
+static char grace_token;
+
 /* something waiting for a grace period before free(retired) */
 struct retired {
 	struct cds_wfcq_node node;
@@ -102,6 +120,7 @@ void lfr__read_lock(void)
 
 void lfr__read_unlock(void)
 {
+	TSAN_RELEASE(&grace_token);
 	urcu_bp_read_unlock();
 }
 
@@ -122,6 +141,7 @@ static int match_id(struct cds_lfht_node *node, const void *key)
 	const struct lfr__entry *e =
 		caa_container_of(node, struct lfr__entry, node);
 
+	TSAN_ACQUIRE(node); /* every candidate the table shows us */
 	return e->id == *(const lfr_id *)key;
 }
 
@@ -197,6 +217,7 @@ static unsigned long reclaim(struct lfr__table *t)
 	/* every reader that could still see a spliced object started before
 	 * this point; wait for all of them to finish */
 	urcu_bp_synchronize_rcu();
+	TSAN_ACQUIRE(&grace_token);
 	__cds_wfcq_for_each_blocking_safe(&head, &tail, node, next) {
 		struct retired *r = caa_container_of(node, struct retired, node);
 
@@ -350,6 +371,7 @@ int lfr__table_insert(struct lfr__table *t, lfr_id id, int fd)
 	lfr__read_lock();
 	/* add_unique issues full barriers around its commit: the entry is
 	 * published before the caller's epoll_ctl(ADD). */
+	TSAN_RELEASE(&e->node);
 	got = cds_lfht_add_unique(t->ht, hash_id(id), match_id, &id, &e->node);
 	lfr__read_unlock();
 	if (got != &e->node) {
@@ -412,6 +434,7 @@ unsigned long lfr__table_drain(struct lfr__table *t)
 
 	lfr__read_lock();
 	cds_lfht_for_each_entry(t->ht, &iter, e, node) {
+		TSAN_ACQUIRE(&e->node);
 		if (remove_entry(t, e) == 0)
 			n++;
 	}
