@@ -74,7 +74,7 @@ void __tsan_release(void *addr);
 #define TSAN_ACQUIRE(addr) ((void)0)
 #define TSAN_RELEASE(addr) ((void)0)
 #endif
-static char grace_token;
+static char grace_token __attribute__((unused));
 
 /* something waiting for a grace period before free(retired) */
 struct retired {
