@@ -53,7 +53,10 @@ struct stripe {
 
 struct lfr_reactor {
 	alignas(LFR__CACHELINE) atomic_uint_fast64_t next_id;
+	/* read by every call, written once: shares its line with what only
+	 * ever gets read */
 	alignas(LFR__CACHELINE) struct lfr__table *table;
+	atomic_bool closed;
 	int epfd;
 	int stopfd;
 	unsigned npollers;
@@ -346,11 +349,26 @@ fail:
 	return ret;
 }
 
+static bool closed(struct lfr_reactor *r)
+{
+	return atomic_load_explicit(&r->closed, memory_order_acquire);
+}
+
+int lfr_reactor_shutdown(struct lfr_reactor *reactor)
+{
+	if (!reactor)
+		return -EINVAL;
+	if (atomic_exchange(&reactor->closed, true))
+		return -ESHUTDOWN;
+	stop_pollers(reactor, reactor->npollers);
+	return 0;
+}
+
 void lfr_reactor_free(struct lfr_reactor *reactor)
 {
 	if (!reactor)
 		return;
-	stop_pollers(reactor, reactor->npollers);
+	lfr_reactor_shutdown(reactor);
 	teardown(reactor);
 }
 
@@ -380,6 +398,8 @@ int lfr_reactor_register(struct lfr_reactor *reactor, int fd,
 		return -EINVAL;
 	if (fd < 0)
 		return -EBADF;
+	if (closed(reactor))
+		return -ESHUTDOWN;
 
 	ret = lfr__table_insert(reactor->table, id, fd);
 	if (ret)
@@ -417,6 +437,8 @@ int lfr_reactor_set_waker(struct lfr_reactor *reactor,
 
 	if (!reactor || !waker_ok(waker))
 		return -EINVAL;
+	if (closed(reactor))
+		return -ESHUTDOWN;
 	ret = lfr__table_set_waker(reactor->table, waker, id, &woke);
 	if (woke)
 		count(&stripe_of(reactor)->wakes, 1);
@@ -436,6 +458,8 @@ int lfr_reactor_deregister(struct lfr_reactor *reactor, int fd, lfr_id id)
 
 	if (!reactor || id == 0)
 		return -EINVAL;
+	if (closed(reactor))
+		return -ESHUTDOWN;
 	/* out of epoll first, then out of the table: from there no new event
 	 * can name id, only those already in a poller's batch, which the
 	 * grace period before the free covers */

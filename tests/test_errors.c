@@ -313,3 +313,28 @@ Test(errors, deregister_after_close_is_ebadf_but_removes_the_entry)
 	cr_assert_eq(stats_of(r).registrations, 0);
 	cr_assert_eq(lfr_reactor_deregister(r, q[0], id), -ENOENT);
 }
+
+Test(errors, calls_after_shutdown_are_eshutdown_and_change_nothing)
+{
+	static struct counting_waker cw;
+	struct lfr_waker w;
+	lfr_id id = lfr_reactor_next_id(r), late = lfr_reactor_next_id(r);
+
+	cw_init(&cw);
+	w = cw_waker(&cw);
+	cr_assert_eq(lfr_reactor_register(r, p[0], LFR_READABLE, id), 0);
+	cr_assert_eq(lfr_reactor_set_waker(r, &w, id), 0);
+	cr_assert_eq(lfr_reactor_shutdown(r), 0);
+	cr_assert_eq(lfr_reactor_shutdown(r), -ESHUTDOWN, "once");
+	cr_assert_eq(lfr_reactor_shutdown(NULL), -EINVAL);
+	cr_assert_eq(lfr_reactor_set_waker(r, &w, id), -ESHUTDOWN);
+	cr_assert_eq(lfr_reactor_deregister(r, p[0], id), -ESHUTDOWN);
+	cr_assert_eq(lfr_reactor_register(r, p[1], LFR_WRITABLE, late), -ESHUTDOWN);
+	cr_assert_eq(stats_of(r).registrations, 1, "nothing changed");
+	cr_assert_neq(lfr_reactor_next_id(r), 0, "ids still come");
+	fire(p[1]);
+	sleep_ms(50);
+	cr_assert_eq(cw_wakes(&cw), 0, "no poller runs after shutdown");
+	cr_assert_str_neq(lfr_strerror(-ESHUTDOWN), "unknown error");
+	/* teardown frees it: the waker is dropped there */
+}

@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -342,4 +343,72 @@ Test(threads, a_million_ids_pass_through_the_table)
 	lfr_reactor_free(r);
 	close(fds[0]);
 	close(fds[1]);
+}
+
+/* ---- shutdown while other threads call the API --------------------------- */
+
+enum { CALLERS = 3 };
+struct caller {
+	struct lfr_reactor *r;
+	struct counting_waker cw;
+	atomic_bool *go;
+	long calls, shut;
+	int unexpected;
+};
+
+/* each result must be what the call does, or -ESHUTDOWN */
+static void *call_until_shut(void *arg)
+{
+	struct caller *c = arg;
+	struct lfr_waker w = cw_waker(&c->cw);
+	int fds[2];
+
+	test_pipe(fds);
+	while (!atomic_load(c->go))
+		;
+	for (;;) {
+		lfr_id id = lfr_reactor_next_id(c->r);
+		int a = lfr_reactor_register(c->r, fds[0], LFR_READABLE, id);
+		int b = a ? a : lfr_reactor_set_waker(c->r, &w, id);
+		int d = a ? a : lfr_reactor_deregister(c->r, fds[0], id);
+
+		c->calls += 3;
+		if ((a && a != -ESHUTDOWN) || (b && b != -ESHUTDOWN) ||
+		    (d && d != -ESHUTDOWN))
+			c->unexpected++;
+		if (a == -ESHUTDOWN || d == -ESHUTDOWN) {
+			c->shut++;
+			break;
+		}
+	}
+	close(fds[0]);
+	close(fds[1]);
+	return NULL;
+}
+
+Test(threads, shutdown_while_others_call_gives_them_eshutdown)
+{
+	struct lfr_reactor *r = new_reactor(2);
+	struct caller c[CALLERS];
+	pthread_t t[CALLERS];
+	atomic_bool go = false;
+
+	for (int i = 0; i < CALLERS; i++) {
+		c[i] = (struct caller){ .r = r, .go = &go };
+		cw_init(&c[i].cw);
+		pthread_create(&t[i], NULL, call_until_shut, &c[i]);
+	}
+	atomic_store(&go, true);
+	sleep_ms(100);
+	cr_assert_eq(lfr_reactor_shutdown(r), 0);
+	for (int i = 0; i < CALLERS; i++)
+		pthread_join(t[i], NULL);
+	lfr_reactor_free(r);
+	for (int i = 0; i < CALLERS; i++) {
+		cr_assert_gt(c[i].calls, 0);
+		cr_assert_eq(c[i].shut, 1, "caller %d saw the shutdown", i);
+		cr_assert_eq(c[i].unexpected, 0, "caller %d", i);
+		cr_assert_eq(atomic_load(&c[i].cw.refs), 1);
+		cr_assert_eq(atomic_load(&c[i].cw.misuse), 0);
+	}
 }

@@ -111,6 +111,27 @@ LFR_EXTERN int lfr_reactor_new(const struct lfr_reactor_config *config,
 			       struct lfr_reactor **out);
 
 /*
+ * lfr_reactor_shutdown - stop the reactor while other threads may still
+ * call it.
+ *
+ * Marks the reactor closed, then wakes the pollers and joins them: after it
+ * returns no poller wakes anything.  A register, set_waker or deregister
+ * that starts after the mark returns -ESHUTDOWN and changes nothing; one
+ * already running completes as it would have (a set_waker in flight may
+ * still wake its waker for an event recorded earlier).  next_id and stats
+ * keep working.  Registrations stay, with their wakers, until
+ * lfr_reactor_free().
+ * Returns 0; -ESHUTDOWN if the reactor was already shut down; -EINVAL if
+ * reactor is NULL.
+ * Threads: any thread but a poller (never from a waker: it would join
+ * itself), concurrently with every call but lfr_reactor_free().
+ * Blocks: until the pollers exit.
+ * Ordering: the mark is sequentially consistent; a call that reads it
+ * closed happens after it.
+ */
+LFR_EXTERN int lfr_reactor_shutdown(struct lfr_reactor *reactor);
+
+/*
  * lfr_reactor_free - stop and destroy the reactor.
  *
  * Wakes the pollers through the eventfd and joins them, removes every
@@ -118,9 +139,11 @@ LFR_EXTERN int lfr_reactor_new(const struct lfr_reactor_config *config,
  * frees everything retired (dropping every waker reference the reactor
  * held), and closes its epoll fd and eventfds.
  * Registered fds stay open: the caller owns them.  NULL is a no-op.
+ * Shuts the reactor down first if lfr_reactor_shutdown() has not.
  * Threads: one thread, once, after every other call on this reactor has
- * returned; calls racing with it are undefined.  Never from a waker or any
- * RCU read-side critical section (it would wait for itself).
+ * returned (shut it down first to make other threads stop calling: they
+ * get -ESHUTDOWN); calls racing free itself are undefined.  Never from a
+ * waker or any RCU read-side critical section (it would wait for itself).
  * Blocks: until the pollers and the maintainer exit and one grace period
  * has passed for what was retired.
  */
@@ -152,6 +175,7 @@ LFR_EXTERN lfr_id lfr_reactor_next_id(struct lfr_reactor *reactor);
  *  -EBADF   fd is negative or not open
  *  -EPERM   fd does not support epoll (a regular file or directory)
  *  -ENOMEM  out of memory;  -ENOSPC  the user's epoll watch limit
+ *  -ESHUTDOWN  the reactor was shut down
  * Registering an id that was deregistered before is a caller error the
  * library cannot always detect; it would let a stale event reach the new
  * registration.  Take a new id instead.
@@ -176,6 +200,7 @@ LFR_EXTERN int lfr_reactor_register(struct lfr_reactor *reactor, int fd,
  *  -EINVAL  reactor or waker NULL, or waker has a NULL vtable or operation
  *  -ENOENT  id is not registered (never was, or was deregistered)
  *  -ENOMEM  out of memory, or waker's clone failed; the old waker stays
+ *  -ESHUTDOWN  the reactor was shut down
  * Threads: any, concurrently (also on the same id: the last exchange wins),
  * including from a waker.
  * Blocks: never; takes no lock.
@@ -198,6 +223,7 @@ LFR_EXTERN int lfr_reactor_set_waker(struct lfr_reactor *reactor,
  *  -EINVAL  reactor NULL, id 0, or fd is not the fd registered under id
  *           (nothing is changed)
  *  -ENOENT  id is not registered (nothing is changed)
+ *  -ESHUTDOWN  the reactor was shut down (nothing is changed)
  *  -EBADF   fd was already closed: the entry is still removed and the id is
  *           gone, but the kernel may keep watching the open file if fd had
  *           duplicates.  Deregister before close.
