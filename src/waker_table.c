@@ -19,7 +19,7 @@
  *          thread takes the whole queue, waits for one grace period for the
  *          whole batch (synchronize_rcu), then frees it.  One grace period
  *          per batch instead of one call_rcu per object keeps the "new
- *          waker every call" path to a malloc and an exchange.  The same
+ *          waker every call" path to a malloc and two exchanges.  The same
  *          thread resizes the table when asked.
  *
  *  set_waker (any thread)           dispatch (poller, inside read-side)
@@ -103,7 +103,6 @@ struct lfr__table {
 	unsigned long min_buckets;
 	atomic_ulong buckets;      /* written by the maintainer only */
 	int kickfd;                /* eventfd: the maintainer sleeps on it */
-	bool maintainer_started;
 	pthread_t maintainer;
 	atomic_bool stopping;
 	atomic_bool idle;          /* the maintainer sleeps in read(kickfd) */
@@ -201,19 +200,18 @@ static void retire(struct lfr__table *t, struct retired *r,
 }
 
 /* maintainer only (or destroy, after it stopped): never in a read-side
- * section.  Returns how many objects were freed. */
-static unsigned long reclaim(struct lfr__table *t)
+ * section */
+static void reclaim(struct lfr__table *t)
 {
 	struct __cds_wfcq_head head;
 	struct cds_wfcq_tail tail;
 	struct cds_wfcq_node *node, *next;
-	unsigned long n = 0;
 
 	__cds_wfcq_init(&head, &tail);
 	if (__cds_wfcq_splice_blocking(&head, &tail, &t->retired_head,
 				       &t->retired_tail) ==
 	    CDS_WFCQ_RET_SRC_EMPTY)
-		return 0;
+		return;
 	/* every reader that could still see a spliced object started before
 	 * this point; wait for all of them to finish */
 	urcu_bp_synchronize_rcu();
@@ -222,9 +220,7 @@ static unsigned long reclaim(struct lfr__table *t)
 		struct retired *r = caa_container_of(node, struct retired, node);
 
 		r->free(r);
-		n++;
 	}
-	return n;
 }
 
 static void resize_to_fit(struct lfr__table *t, unsigned long live);
@@ -301,7 +297,6 @@ int lfr__table_new(unsigned long initial_buckets, pthread_attr_t *attr,
 		free(t);
 		return ret;
 	}
-	t->maintainer_started = true;
 	*out = t;
 	return 0;
 }
