@@ -10,5 +10,6 @@
 #include <lfreactor/version.h>
 #include <lfreactor/waker.h>
 #include <lfreactor/reactor.h>
+#include <lfreactor/executor.h>
 
 #endif /* LFREACTOR_H */
