@@ -11,5 +11,6 @@
 #include <lfreactor/waker.h>
 #include <lfreactor/reactor.h>
 #include <lfreactor/executor.h>
+#include <lfreactor/io.h>
 
 #endif /* LFREACTOR_H */
