@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <time.h>
@@ -111,4 +112,17 @@ struct lfr_reactor_stats stats_of(struct lfr_reactor *r)
 
 	cr_assert_eq(lfr_reactor_stats(r, &s), 0);
 	return s;
+}
+
+int count_dir(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	int n = 0;
+
+	cr_assert_not_null(d);
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
 }

@@ -47,4 +47,7 @@ void sleep_ms(int ms);
 
 struct lfr_reactor_stats stats_of(struct lfr_reactor *r);
 
+/* entries in a directory, dot files aside (fds, threads under /proc) */
+int count_dir(const char *path);
+
 #endif
