@@ -291,73 +291,54 @@ static enum lfr_poll client_poll(void *state, const struct lfr_waker *w)
 	return LFR_READY;
 }
 
-static void start_server(struct lfr_reactor *r, struct lfr_executor *ex,
-			 struct server *s, int *port)
+/* one executor, one reactor: serves s and runs cl to completion on them,
+ * then closes both sockets and frees everything */
+static void run_client_and_server(struct server *s, struct client *cl)
 {
 	struct sockaddr_in any = loopback(0);
+	struct lfr_executor *ex;
+	struct lfr_reactor *r;
 
+	cr_assert_eq(lfr_reactor_new(NULL, &r), 0);
+	cr_assert_eq(lfr_executor_new(&ex), 0);
 	cr_assert_eq(lfr_tcp_listen(r, (struct sockaddr *)&any, sizeof(any), 4,
 				    &s->listener), 0);
-	*port = lfr_tcp_local_port(s->listener);
+	cl->c.port = lfr_tcp_local_port(s->listener);
+	cl->c.r = r;
 	cr_assert_eq(lfr_executor_spawn(ex, server_poll, NULL, s), 0);
+	cr_assert_eq(lfr_executor_block_on(ex, client_poll, cl), 0);
+	lfr_tcp_close(cl->c.s);
+	lfr_tcp_close(s->listener);
+	lfr_executor_free(ex);
+	lfr_reactor_free(r);
 }
 
 Test(io, an_echo_round_trip_on_one_executor)
 {
 	static struct server s;
 	static struct client cl = { .msg = "hello, reactor" };
-	struct lfr_executor *ex;
-	struct lfr_reactor *r;
 
-	cr_assert_eq(lfr_reactor_new(NULL, &r), 0);
-	cr_assert_eq(lfr_executor_new(&ex), 0);
-	start_server(r, ex, &s, &cl.c.port);
-	cl.c.r = r;
-	cr_assert_eq(lfr_executor_block_on(ex, client_poll, &cl), 0);
+	run_client_and_server(&s, &cl);
 	cr_assert_eq(cl.got, (ssize_t)strlen(cl.msg));
 	cr_assert_str_eq(cl.reply, cl.msg);
-	lfr_tcp_close(cl.c.s);
-	lfr_tcp_close(s.listener);
-	lfr_executor_free(ex);
-	lfr_reactor_free(r);
 }
 
 Test(io, a_peer_reset_comes_back_as_econnreset_on_read)
 {
 	static struct server s = { .reset = true };
 	static struct client cl = { .msg = "x" };
-	struct lfr_executor *ex;
-	struct lfr_reactor *r;
 
-	cr_assert_eq(lfr_reactor_new(NULL, &r), 0);
-	cr_assert_eq(lfr_executor_new(&ex), 0);
-	start_server(r, ex, &s, &cl.c.port);
-	cl.c.r = r;
-	cr_assert_eq(lfr_executor_block_on(ex, client_poll, &cl), 0);
+	run_client_and_server(&s, &cl);
 	cr_assert(cl.result == -ECONNRESET || cl.result == 0,
 		  "read gave %zd", cl.result);
-	lfr_tcp_close(cl.c.s);
-	lfr_tcp_close(s.listener);
-	lfr_executor_free(ex);
-	lfr_reactor_free(r);
 }
 
 Test(io, writing_to_a_reset_peer_is_an_error_not_sigpipe)
 {
 	static struct server s = { .reset = true };
 	static struct client cl = { .write_until_error = true };
-	struct lfr_executor *ex;
-	struct lfr_reactor *r;
 
-	cr_assert_eq(lfr_reactor_new(NULL, &r), 0);
-	cr_assert_eq(lfr_executor_new(&ex), 0);
-	start_server(r, ex, &s, &cl.c.port);
-	cl.c.r = r;
-	cr_assert_eq(lfr_executor_block_on(ex, client_poll, &cl), 0);
+	run_client_and_server(&s, &cl);
 	cr_assert(cl.result == -EPIPE || cl.result == -ECONNRESET,
 		  "write gave %zd", cl.result);
-	lfr_tcp_close(cl.c.s);
-	lfr_tcp_close(s.listener);
-	lfr_executor_free(ex);
-	lfr_reactor_free(r);
 }
