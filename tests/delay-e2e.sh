@@ -5,16 +5,10 @@
 # and an unreachable server must give a clear error and a non-zero exit.
 set -u
 b="${top_builddir:-.}/examples"
-out=$(mktemp); srv=$(mktemp)
-"$b/delayserver" --port 0 >"$srv" 2>&1 &
-pid=$!
-trap 'kill $pid 2>/dev/null; rm -f "$out" "$srv"' EXIT
-for i in $(seq 100); do
-	port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$srv")
-	[ -n "$port" ] && break
-	sleep 0.05
-done
-[ -n "$port" ] || { echo "delayserver did not start"; cat "$srv"; exit 1; }
+. "$(dirname "$0")/start-server.sh"
+start_server "$b/delayserver" --port 0
+out=$(mktemp)
+trap 'kill $pid 2>/dev/null; rm -f "$out" "$srv_log"' EXIT
 
 start=$(date +%s.%N)
 timeout 60 "$b/seed-runtime" --port "$port" >"$out" || { echo "seed-runtime failed"; cat "$out"; exit 1; }

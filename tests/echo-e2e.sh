@@ -3,16 +3,8 @@
 # get back exactly what they sent.
 set -u
 b="${top_builddir:-.}/examples"
-srv=$(mktemp)
-"$b/echo-server" --port 0 --threads 3 >"$srv" 2>&1 &
-pid=$!
-trap 'kill $pid 2>/dev/null; rm -f "$srv"' EXIT
-for i in $(seq 100); do
-	port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$srv")
-	[ -n "$port" ] && break
-	sleep 0.05
-done
-[ -n "$port" ] || { echo "echo-server did not start"; cat "$srv"; exit 1; }
+. "$(dirname "$0")/start-server.sh"
+start_server "$b/echo-server" --port 0 --threads 3
 fail=0
 clients=""
 for c in 1 2 3 4; do
