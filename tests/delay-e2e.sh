@@ -8,7 +8,7 @@ b="${top_builddir:-.}/examples"
 . "$(dirname "$0")/start-server.sh"
 start_server "$b/delayserver" --port 0
 out=$(mktemp)
-trap 'kill $pid 2>/dev/null; rm -f "$out" "$srv_log"' EXIT
+trap 'kill $pid 2>/dev/null || true; rm -f "$out" "$srv_log"' EXIT
 
 start=$(date +%s.%N)
 timeout 60 "$b/seed-runtime" --port "$port" >"$out" || { echo "seed-runtime failed"; cat "$out"; exit 1; }

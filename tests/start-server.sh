@@ -5,7 +5,7 @@ start_server() {
 	srv_log=$(mktemp)
 	"$@" >"$srv_log" 2>&1 &
 	pid=$!
-	trap 'kill $pid 2>/dev/null; rm -f "$srv_log"' EXIT
+	trap 'kill $pid 2>/dev/null || true; rm -f "$srv_log"' EXIT
 	port=
 	for i in $(seq 100); do
 		port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$srv_log")
