@@ -1,17 +1,21 @@
 #!/bin/sh
-# Checks model/wake_protocol.pml exhaustively with spin, then checks that
-# each broken variant is caught: a model that cannot fail proves nothing.
-#   model/check.sh            (spin and a C compiler on PATH)
+# Checks the models exhaustively with spin, then checks that each broken
+# variant is caught: a model that cannot fail proves nothing.
+#   model/wake_protocol.pml  set_waker against dispatch, retire, reuse
+#   model/park.pml           the executor's park permit (src/park.h)
+#   model/check.sh           (spin and a C compiler on PATH)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
-cp "$here/wake_protocol.pml" .
+cp "$here/wake_protocol.pml" "$here/park.pml" .
 
-# verify [-DVARIANT]: prints the error count spin's verifier found
+# verify MODEL [-DVARIANT]: prints the error count spin's verifier found
 verify() {
-	spin -a "$@" wake_protocol.pml >/dev/null
+	model=$1
+	shift
+	spin -a "$@" "$model" >/dev/null
 	${CC:-cc} -O2 -DSAFETY -DNOREDUCE -o pan pan.c 2>/dev/null ||
 		${CC:-cc} -O2 -DSAFETY -o pan pan.c
 	./pan -m100000 >out.txt 2>&1 || true
@@ -20,22 +24,31 @@ verify() {
 	echo "${errors:-?} ${states:-?}"
 }
 
-fail=0
-set -- $(verify)
-if grep -q "Search not completed" out.txt; then
-	echo "not ok - wake protocol: search not completed"; fail=1
-elif [ "$1" = 0 ]; then
-	echo "ok - wake protocol: no errors in $2 states"
-else
-	echo "not ok - wake protocol: $1 errors"; cat out.txt; fail=1
-fi
-for v in NO_RECHECK NO_READY FREE_NOW REUSE_KEY; do
-	set -- $(verify -D$v)
-	if [ "$1" != 0 ] && [ "$1" != "?" ]; then
-		echo "ok - broken variant $v is caught ($1 errors)"
+# check MODEL VARIANT...: the model passes, each variant fails
+check() {
+	model=$1
+	shift
+	set -- "$model" $(verify "$model") "$@"
+	if grep -q "Search not completed" out.txt; then
+		echo "not ok - $1: search not completed"; fail=1
+	elif [ "$2" = 0 ]; then
+		echo "ok - $1: no errors in $3 states"
 	else
-		echo "not ok - broken variant $v passed: the model misses it"
-		fail=1
+		echo "not ok - $1: $2 errors"; cat out.txt; fail=1
 	fi
-done
+	shift 3
+	for v in "$@"; do
+		set -- $(verify "$model" -D$v)
+		if [ "$1" != 0 ] && [ "$1" != "?" ]; then
+			echo "ok - $model: broken variant $v is caught ($1 errors)"
+		else
+			echo "not ok - $model: broken variant $v passed: the model misses it"
+			fail=1
+		fi
+	done
+}
+
+fail=0
+check wake_protocol.pml NO_RECHECK NO_READY FREE_NOW REUSE_KEY
+check park.pml SPLIT_PARK SPLIT_UNPARK
 exit $fail

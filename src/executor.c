@@ -17,19 +17,17 @@
 
 #define _LGPL_SOURCE
 #include <errno.h>
-#include <linux/futex.h>
 #include <pthread.h>
 #include <stdalign.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 #include <urcu/wfcqueue.h>
 
 #include <lfreactor/executor.h>
 
+#include "park.h"
 #include "test_hooks.h"
 
 struct core {
@@ -38,7 +36,7 @@ struct core {
 	pthread_mutex_t spawn_lock; /* spawn against close only */
 	alignas(64) struct cds_wfcq_head head;   /* its lock: dequeuers */
 	alignas(64) struct cds_wfcq_tail tail;
-	alignas(64) atomic_int permit;
+	alignas(64) struct lfr__parker parker;
 };
 
 struct task {
@@ -59,23 +57,6 @@ struct lfr_executor {
 	struct task *tasks;        /* owned, not finished */
 	bool running;
 };
-
-/* ---- the park permit ------------------------------------------------------ */
-
-static void unpark(struct core *c)
-{
-	if (atomic_exchange(&c->permit, 1) == 0)
-		syscall(SYS_futex, &c->permit, FUTEX_WAKE_PRIVATE, 1, NULL,
-			NULL, 0);
-}
-
-static void park(struct core *c)
-{
-	/* a wake before this point left the permit set: take it and go */
-	while (atomic_exchange(&c->permit, 0) == 0)
-		syscall(SYS_futex, &c->permit, FUTEX_WAIT_PRIVATE, 0, NULL,
-			NULL, 0);
-}
 
 /* ---- references -------------------------------------------------------------- */
 
@@ -154,7 +135,7 @@ static void enqueue(struct task *t)
 	if (atomic_load(&c->closed))
 		drain_closed(c);
 	else
-		unpark(c);
+		lfr__unpark(&c->parker);
 }
 
 /* ---- the tasks' waker ------------------------------------------------------- */
@@ -213,6 +194,7 @@ int lfr_executor_new(struct lfr_executor **out)
 	atomic_init(&c->refs, 1);
 	pthread_mutex_init(&c->spawn_lock, NULL);
 	cds_wfcq_init(&c->head, &c->tail);
+	lfr__parker_init(&c->parker);
 	ex->core = c;
 	*out = ex;
 	return 0;
@@ -303,7 +285,7 @@ int lfr_executor_block_on(struct lfr_executor *ex, lfr_poll_fn poll,
 			task_unref(t); /* the queue's */
 		}
 		if (!atomic_load(&main_task->finished))
-			park(ex->core);
+			lfr__park(&ex->core->parker);
 	}
 	task_unref(main_task);
 	ex->running = false;

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * park.h - a park permit for one owner thread (internal).
+ *
+ * One futex word with three states:
+ *   EMPTY     no permit; the owner is running
+ *   NOTIFIED  a permit is waiting for the owner's next park
+ *   PARKED    the owner is (about to be) asleep in FUTEX_WAIT
+ * lfr__unpark stores NOTIFIED with one exchange and makes a system call
+ * only when the exchange found PARKED, so wakes aimed at a running (or
+ * spinning) owner cost one atomic instruction.  lfr__park first watches
+ * the word for LFR__PARK_SPINS pauses (a few microseconds at most), then
+ * consumes a permit with one decrement (NOTIFIED -> EMPTY) or announces
+ * itself (EMPTY -> PARKED) and sleeps until an unpark turns PARKED into
+ * NOTIFIED.  The spin is short because executor threads may outnumber
+ * cores; bench/park measures what it buys and costs.
+ *
+ * Ordering: everything the unparking thread did before lfr__unpark
+ * happens before the owner's return from the lfr__park that consumes its
+ * permit (both are sequentially consistent read-modify-writes on the word).
+ * A permit given before the park is never lost; permits do not add up.
+ *
+ * bench/park measures this against the two-state futex it replaced, an
+ * eventfd and Concurrency Kit's event count (bench/README.md).
+ */
+#ifndef LFR_PARK_H
+#define LFR_PARK_H
+
+#include <linux/futex.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <urcu/arch.h>
+
+enum { LFR__PARK_EMPTY = 0, LFR__PARK_NOTIFIED = 1, LFR__PARK_PARKED = -1 };
+#define LFR__PARK_SPINS 100
+
+struct lfr__parker {
+	atomic_int state;
+};
+
+static inline void lfr__parker_init(struct lfr__parker *p)
+{
+	atomic_init(&p->state, LFR__PARK_EMPTY);
+}
+
+/* Any thread.  Never blocks.  Returns true when it had to wake a sleeping
+ * owner (one FUTEX_WAKE), false when one exchange was enough. */
+static inline bool lfr__unpark(struct lfr__parker *p)
+{
+	if (atomic_exchange(&p->state, LFR__PARK_NOTIFIED) != LFR__PARK_PARKED)
+		return false;
+	syscall(SYS_futex, &p->state, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+	return true;
+}
+
+/* The owner only.  Returns at once if a permit is waiting, else sleeps
+ * until lfr__unpark, without spinning first; the permit is consumed. */
+static inline void lfr__park_sleep(struct lfr__parker *p)
+{
+	if (atomic_fetch_sub(&p->state, 1) == LFR__PARK_NOTIFIED)
+		return; /* NOTIFIED -> EMPTY */
+	for (;;) {     /* EMPTY -> PARKED: sleep while it stays so */
+		int expected = LFR__PARK_NOTIFIED;
+
+		syscall(SYS_futex, &p->state, FUTEX_WAIT_PRIVATE,
+			LFR__PARK_PARKED, NULL, NULL, 0);
+		/* woken, interrupted or spurious: go only with a permit */
+		if (atomic_compare_exchange_strong(&p->state, &expected,
+						   LFR__PARK_EMPTY))
+			return;
+	}
+}
+
+/* The owner only.  lfr__park_sleep after watching the word briefly: a
+ * permit that arrives meanwhile is taken without a system call on
+ * either side. */
+static inline void lfr__park(struct lfr__parker *p)
+{
+	for (int i = 0; i < LFR__PARK_SPINS; i++) {
+		int expected = LFR__PARK_NOTIFIED;
+
+		if (atomic_load_explicit(&p->state, memory_order_relaxed) ==
+			    LFR__PARK_NOTIFIED &&
+		    atomic_compare_exchange_strong(&p->state, &expected,
+						   LFR__PARK_EMPTY))
+			return;
+		caa_cpu_relax();
+	}
+	lfr__park_sleep(p);
+}
+
+#endif /* LFR_PARK_H */
