@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * delay.h - the seed's delay server and its "multiple threads" client as
+ * functions on lfreactor's executor, TCP and timer futures.  The programs
+ * examples/delayserver and examples/seed-runtime are thin mains around
+ * them, and tests/test_e2e.c runs both in one process.
+ */
+#ifndef LFR_EXAMPLES_DELAY_H
+#define LFR_EXAMPLES_DELAY_H
+
+#include <lfreactor.h>
+
+/* ---- the server: GET /<ms>/<message> answers <message> after <ms> ms ---- */
+
+struct delay_server;
+
+/*
+ * delay_server_start - listen on 127.0.0.1:port (0: any free port) and
+ * serve on a thread of its own, with its own executor, on reactor r.
+ * Each request waits on its own timer: none holds up another.  A malformed
+ * request gets 400.  Returns 0 once it is listening, or a negative errno.
+ */
+int delay_server_start(struct lfr_reactor *r, int port,
+		       struct delay_server **out);
+/* the port it listens on */
+int delay_server_port(const struct delay_server *s);
+/* stops it: connections still waiting are closed without an answer */
+void delay_server_stop(struct delay_server *s);
+
+/* ---- the client: T executor threads, each spawning R requests ---------- */
+
+struct delay_reply {
+	int thread, i;       /* executor thread; request i asks for i * unit */
+	int error;           /* 0, or a negative errno; -EPROTO: not a 200 */
+	char body[128];      /* the response body, NUL-terminated */
+	double elapsed_ms;   /* from the spawn to the last byte */
+};
+
+struct delay_fetch {
+	int port;
+	int threads;         /* executor threads (the seed: 12) */
+	int requests;        /* per thread; request i is GET /<i*unit>/HelloWorld<i> */
+	int unit_ms;         /* the seed: 1000 */
+	/* called on the executor thread as each reply arrives; may be NULL */
+	void (*on_reply)(const struct delay_reply *reply, void *arg);
+	void *arg;
+};
+
+/*
+ * delay_fetch_all - run the workload against the server on f->port, all
+ * threads sharing reactor r.  Fills replies[thread * requests + i] (an
+ * array of threads * requests) and returns how many failed, or a negative
+ * errno if it could not start.
+ */
+int delay_fetch_all(struct lfr_reactor *r, const struct delay_fetch *f,
+		    struct delay_reply *replies);
+
+#endif
