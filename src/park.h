@@ -9,7 +9,7 @@
  * lfr__unpark stores NOTIFIED with one exchange and makes a system call
  * only when the exchange found PARKED, so wakes aimed at a running (or
  * spinning) owner cost one atomic instruction.  lfr__park first watches
- * the word for LFR__PARK_SPINS pauses (a few microseconds at most), then
+ * the word for up to LFR__PARK_SPIN_NS (20 us), then
  * consumes a permit with one decrement (NOTIFIED -> EMPTY) or announces
  * itself (EMPTY -> PARKED) and sleeps until an unpark turns PARKED into
  * NOTIFIED.  The spin is short because executor threads may outnumber
@@ -31,11 +31,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 #include <urcu/arch.h>
 
 enum { LFR__PARK_EMPTY = 0, LFR__PARK_NOTIFIED = 1, LFR__PARK_PARKED = -1 };
-#define LFR__PARK_SPINS 100
+/* how long lfr__park watches the word before it sleeps: about the cost of
+ * a futex sleep and wake-up on the dev VM (bench/park) */
+#define LFR__PARK_SPIN_NS 20000
 
 struct lfr__parker {
 	atomic_int state;
@@ -74,12 +77,22 @@ static inline void lfr__park_sleep(struct lfr__parker *p)
 	}
 }
 
-/* The owner only.  lfr__park_sleep after watching the word briefly: a
- * permit that arrives meanwhile is taken without a system call on
- * either side. */
+static inline long long lfr__park_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* The owner only.  lfr__park_sleep after watching the word for up to
+ * LFR__PARK_SPIN_NS: a permit that arrives meanwhile is taken without a
+ * system call on either side. */
 static inline void lfr__park(struct lfr__parker *p)
 {
-	for (int i = 0; i < LFR__PARK_SPINS; i++) {
+	long long deadline = 0;
+
+	for (unsigned i = 0;; i++) {
 		int expected = LFR__PARK_NOTIFIED;
 
 		if (atomic_load_explicit(&p->state, memory_order_relaxed) ==
@@ -87,6 +100,14 @@ static inline void lfr__park(struct lfr__parker *p)
 		    atomic_compare_exchange_strong(&p->state, &expected,
 						   LFR__PARK_EMPTY))
 			return;
+		if (i % 32 == 0) { /* the clock costs about 30 pauses */
+			long long now = lfr__park_now_ns();
+
+			if (!deadline)
+				deadline = now + LFR__PARK_SPIN_NS;
+			else if (now >= deadline)
+				break;
+		}
 		caa_cpu_relax();
 	}
 	lfr__park_sleep(p);

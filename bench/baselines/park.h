@@ -4,7 +4,7 @@
  * behind one interface, measured by bench/park:
  *  - "lfreactor":    src/park.h, what the executor uses: a three-state futex
  *                    word; unpark makes a system call only when the owner
- *                    is asleep; park watches the word for 100 pauses
+ *                    is asleep; park watches the word for up to 20 us
  *                    before it sleeps.
  *  - "futex":        the same word without the spin (lfr__park_sleep).
  *  - "futex-always": the two-state futex permit lfreactor's executor had
