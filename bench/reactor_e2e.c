@@ -857,7 +857,13 @@ int main(int argc, char **argv)
 			"[churn] M register+deregister/s (x seed, fraction of "
 			"raw epoll_ctl ADD+DEL)",
 		};
+		bool any = false;
 
+		for (int d = 0; d < NDESIGNS; d++)
+			any |= bench_selected(&o, designs[d]->name,
+					      mode_name[m]);
+		if (!any)
+			continue;
 		printf("\n%s\n%4s", head[m], "E");
 		for (int d = 0; d < NDESIGNS; d++)
 			printf(" | %-38s", designs[d]->name);

@@ -278,6 +278,13 @@ int main(int argc, char **argv)
 	fclose(csv);
 
 	for (int w = 0; w < NWORKLOADS; w++) {
+		bool any = false;
+
+		for (int d = 0; d < NDESIGNS; d++)
+			any |= bench_selected(&o, designs[d]->name,
+					      workload_name[w]);
+		if (!any)
+			continue;
 		printf("\n[%s]  M set_waker/s (x seed) | epoll side M lookups/s "
 		       "(fraction of solo) | allocs per set_waker\n",
 		       workload_name[w]);
