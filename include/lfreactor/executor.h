@@ -16,9 +16,9 @@
  * nothing.  The ready queue is liburcu's wfcqueue (a wake is one exchange
  * and takes no lock); a task is queued at most once however often it is
  * woken before it runs.  Parking is one futex word with a permit: a wake
- * that comes before the park is never lost (model/park.pml), and a wake
- * that finds the thread running costs one atomic exchange, no system call
- * (bench/park measures it against an eventfd and ck_ec).
+ * that comes before the park is never lost (model/park.pml), a wake that
+ * finds the thread running or still spinning costs one atomic exchange and
+ * no system call (bench/park measures it against an eventfd and ck_ec).
  */
 #ifndef LFREACTOR_EXECUTOR_H
 #define LFREACTOR_EXECUTOR_H
@@ -76,8 +76,11 @@ LFR_EXTERN int lfr_executor_spawn(struct lfr_executor *ex, lfr_poll_fn poll,
  * when none is.  state stays the caller's: it is not dropped.
  * Returns 0, or -EINVAL (ex or poll NULL), -EBUSY (already inside
  * block_on), -ENOMEM.
- * Threads: the owner only.  Blocks: parks on a futex until a waker of one
- * of its tasks, or of this future, is woken.
+ * Threads: the owner only.  Blocks: when no task is woken, spins for up
+ * to 20 us watching its park word, then sleeps on it (a futex) until a
+ * waker of one of its tasks, or of this future, is woken.  Ordering:
+ * whatever a thread did before waking a task happens before that task's
+ * next poll.
  */
 LFR_EXTERN int lfr_executor_block_on(struct lfr_executor *ex, lfr_poll_fn poll,
 				     void *state);
