@@ -104,8 +104,11 @@ static struct task *dequeue(struct core *c)
 	if (!n)
 		return NULL;
 	t = caa_container_of(n, struct task, node);
-	/* from here a wake queues it again */
-	atomic_store(&t->queued, 0);
+	/* From here a wake queues it again.  An exchange, not a store: it
+	 * reads the last wake's exchange (each writes 1, even on a 1), so
+	 * what a waker did before a wake that found the task queued happens
+	 * before this poll; a wake after it reads 0 and queues the task. */
+	atomic_exchange(&t->queued, 0);
 	return t;
 }
 
