@@ -196,11 +196,10 @@ static void *server_thread(void *arg)
 	s->err = lfr_executor_new(&s->ex);
 	if (!s->err)
 		s->err = lfr_executor_block_on(s->ex, accept_poll, s);
-	if (s->err) {
+	/* after stop: drops connections still waiting; NULL is a no-op */
+	lfr_executor_free(s->ex);
+	if (s->err) /* block_on fails before its first poll, or never */
 		sem_post(&s->ready);
-		return NULL;
-	}
-	lfr_executor_free(s->ex); /* drops connections still waiting */
 	return NULL;
 }
 
