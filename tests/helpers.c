@@ -5,10 +5,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "helpers.h"
+#include "test_hooks.h"
 
 static struct lfr_waker cw_clone(void *data);
 
@@ -81,6 +83,36 @@ int cw_wakes(struct counting_waker *cw)
 void test_pipe(int fds[2])
 {
 	cr_assert_eq(pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0);
+}
+
+void close_pipe(int fds[2])
+{
+	close(fds[0]);
+	close(fds[1]);
+}
+
+void open_reactor_and_pipe(struct lfr_reactor **r, int fds[2])
+{
+	cr_assert_eq(lfr_reactor_new(NULL, r), 0);
+	test_pipe(fds);
+}
+
+void close_reactor_and_pipe(struct lfr_reactor *r, int fds[2])
+{
+	lfr_reactor_free(r);
+	memset(&lfr__hooks, 0, sizeof(lfr__hooks));
+	lfr__hooks.fail_alloc_after = -1;
+	close_pipe(fds);
+}
+
+lfr_id register_with_waker(struct lfr_reactor *r, int fd,
+			   const struct lfr_waker *w)
+{
+	lfr_id id = lfr_reactor_next_id(r);
+
+	cr_assert_eq(lfr_reactor_register(r, fd, LFR_READABLE, id), 0);
+	cr_assert_eq(lfr_reactor_set_waker(r, w, id), 0);
+	return id;
 }
 
 void fire(int fd)

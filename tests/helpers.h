@@ -30,6 +30,16 @@ int cw_wakes(struct counting_waker *cw);
 
 /* a non-blocking pipe; fire writes one byte, drain reads all */
 void test_pipe(int fds[2]);
+void close_pipe(int fds[2]);
+
+/* A suite's fixture: a reactor with the default configuration and a pipe;
+ * closing it also resets every test hook (src/test_hooks.h). */
+void open_reactor_and_pipe(struct lfr_reactor **r, int fds[2]);
+void close_reactor_and_pipe(struct lfr_reactor *r, int fds[2]);
+
+/* registers fd readable under a fresh id and sets w on it; returns the id */
+lfr_id register_with_waker(struct lfr_reactor *r, int fd,
+			   const struct lfr_waker *w);
 void fire(int fd);
 void drain(int fd);
 

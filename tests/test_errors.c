@@ -19,16 +19,12 @@ static int p[2];
 
 static void setup(void)
 {
-	cr_assert_eq(lfr_reactor_new(NULL, &r), 0);
-	test_pipe(p);
+	open_reactor_and_pipe(&r, p);
 }
 
 static void teardown(void)
 {
-	lfr_reactor_free(r);
-	close(p[0]);
-	close(p[1]);
-	lfr__hooks.fail_alloc_after = -1;
+	close_reactor_and_pipe(r, p);
 }
 
 TestSuite(errors, .init = setup, .fini = teardown);
@@ -38,12 +34,11 @@ static void assert_pipe_still_works(void)
 {
 	static struct counting_waker cw;
 	struct lfr_waker w;
-	lfr_id id = lfr_reactor_next_id(r);
+	lfr_id id;
 
 	cw_init(&cw);
 	w = cw_waker(&cw);
-	cr_assert_eq(lfr_reactor_register(r, p[0], LFR_READABLE, id), 0);
-	cr_assert_eq(lfr_reactor_set_waker(r, &w, id), 0);
+	id = register_with_waker(r, p[0], &w);
 	fire(p[1]);
 	cr_assert(WAIT_FOR(cw_wakes(&cw) == 1, 5000));
 	cr_assert_eq(lfr_reactor_deregister(r, p[0], id), 0);
@@ -134,8 +129,7 @@ Test(errors, closed_fd_is_ebadf_and_rolled_back)
 	lfr_id id = lfr_reactor_next_id(r);
 
 	test_pipe(q);
-	close(q[0]);
-	close(q[1]);
+	close_pipe(q);
 	cr_assert_eq(lfr_reactor_register(r, q[0], LFR_READABLE, id), -EBADF);
 	cr_assert_eq(lfr_reactor_set_waker(r, &w, id), -ENOENT,
 		     "the entry was rolled back");
@@ -176,8 +170,7 @@ Test(errors, duplicate_id_is_eexist_and_keeps_the_first)
 	cr_assert_eq(cw_wakes(&cw), 1, "q never entered epoll");
 	cr_assert_eq(stats_of(r).registrations, 1);
 	cr_assert_eq(lfr_reactor_deregister(r, p[0], id), 0);
-	close(q[0]);
-	close(q[1]);
+	close_pipe(q);
 }
 
 Test(errors, duplicate_fd_is_eexist_and_rolled_back)
@@ -294,8 +287,7 @@ Test(errors, deregister_with_another_fd_is_einval_and_changes_nothing)
 	cr_assert_eq(lfr_reactor_deregister(r, -1, id), -EINVAL);
 	cr_assert_eq(stats_of(r).registrations, 1);
 	cr_assert_eq(lfr_reactor_deregister(r, p[0], id), 0);
-	close(q[0]);
-	close(q[1]);
+	close_pipe(q);
 }
 
 Test(errors, deregister_after_close_is_ebadf_but_removes_the_entry)
@@ -306,8 +298,7 @@ Test(errors, deregister_after_close_is_ebadf_but_removes_the_entry)
 
 	test_pipe(q);
 	cr_assert_eq(lfr_reactor_register(r, q[0], LFR_READABLE, id), 0);
-	close(q[0]);
-	close(q[1]);
+	close_pipe(q);
 	cr_assert_eq(lfr_reactor_deregister(r, q[0], id), -EBADF);
 	cr_assert_eq(lfr_reactor_set_waker(r, &w, id), -ENOENT, "id gone");
 	cr_assert_eq(stats_of(r).registrations, 0);

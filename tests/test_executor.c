@@ -355,6 +355,5 @@ Test(executor, a_task_waits_for_a_pipe_through_the_reactor)
 	cr_assert_eq(lfr_reactor_deregister(pr.r, fds[0], pr.id), 0);
 	lfr_reactor_free(pr.r); /* drops the reactor's waker clone */
 	lfr_executor_free(ex);
-	close(fds[0]);
-	close(fds[1]);
+	close_pipe(fds);
 }

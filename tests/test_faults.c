@@ -108,8 +108,7 @@ Test(faults, register_rolls_back_when_epoll_ctl_fails)
 	int p[2];
 	lfr_id id;
 
-	cr_assert_eq(lfr_reactor_new(NULL, &r), 0);
-	test_pipe(p);
+	open_reactor_and_pipe(&r, p);
 	id = lfr_reactor_next_id(r);
 	inject(LFR__SYS_EPOLL_CTL, 0, ENOSPC);
 	cr_assert_eq(lfr_reactor_register(r, p[0], LFR_READABLE, id), -ENOSPC);
@@ -120,9 +119,7 @@ Test(faults, register_rolls_back_when_epoll_ctl_fails)
 	cr_assert_eq(lfr_reactor_register(r, p[0], LFR_READABLE, id), 0,
 		     "the fd never entered epoll: it registers now");
 	cr_assert_eq(lfr_reactor_deregister(r, p[0], id), 0);
-	lfr_reactor_free(r);
-	close(p[0]);
-	close(p[1]);
+	close_reactor_and_pipe(r, p);
 }
 
 Test(faults, deregister_returns_epoll_ctl_failure_and_still_removes_the_id)
@@ -132,8 +129,7 @@ Test(faults, deregister_returns_epoll_ctl_failure_and_still_removes_the_id)
 	int p[2];
 	lfr_id id;
 
-	cr_assert_eq(lfr_reactor_new(NULL, &r), 0);
-	test_pipe(p);
+	open_reactor_and_pipe(&r, p);
 	id = lfr_reactor_next_id(r);
 	cr_assert_eq(lfr_reactor_register(r, p[0], LFR_READABLE, id), 0);
 	inject(LFR__SYS_EPOLL_CTL, 0, ENOMEM);
@@ -144,7 +140,5 @@ Test(faults, deregister_returns_epoll_ctl_failure_and_still_removes_the_id)
 	/* the fd may still be watched: its events are stale, never routed */
 	fire(p[1]);
 	cr_assert(WAIT_FOR(stats_of(r).stale == 1, 5000));
-	lfr_reactor_free(r);
-	close(p[0]);
-	close(p[1]);
+	close_reactor_and_pipe(r, p);
 }

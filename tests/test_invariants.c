@@ -27,17 +27,12 @@ static int p[2];
 
 static void setup(void)
 {
-	cr_assert_eq(lfr_reactor_new(NULL, &r), 0);
-	test_pipe(p);
+	open_reactor_and_pipe(&r, p);
 }
 
 static void teardown(void)
 {
-	lfr_reactor_free(r);
-	memset(&lfr__hooks, 0, sizeof(lfr__hooks));
-	lfr__hooks.fail_alloc_after = -1;
-	close(p[0]);
-	close(p[1]);
+	close_reactor_and_pipe(r, p);
 }
 
 /* A gate a hook can park the poller at: the hook posts "arrived" and waits
@@ -137,8 +132,7 @@ Test(invariants, stale_event_for_removed_id_wakes_nobody_and_is_counted)
 	cr_assert_eq(cw_wakes(&new_w), 0, "not routed to the new registration");
 	cr_assert_eq(cw_wakes(&old_w), 0, "its id was gone before lookup");
 	cr_assert_eq(lfr_reactor_deregister(r, q[0], new_id), 0);
-	close(q[0]);
-	close(q[1]);
+	close_pipe(q);
 }
 
 /* ---- no lost wake-up ------------------------------------------------ */
@@ -208,12 +202,11 @@ Test(invariants, deregister_during_dispatch_frees_only_after_the_dispatch)
 {
 	static struct counting_waker cw;
 	struct lfr_waker w;
-	lfr_id id = lfr_reactor_next_id(r);
+	lfr_id id;
 
 	cw_init(&cw);
 	w = cw_waker(&cw);
-	cr_assert_eq(lfr_reactor_register(r, p[0], LFR_READABLE, id), 0);
-	cr_assert_eq(lfr_reactor_set_waker(r, &w, id), 0);
+	id = register_with_waker(r, p[0], &w);
 
 	/* the poller has found the entry and holds it, inside its read-side
 	 * section, when deregister runs */
@@ -242,12 +235,11 @@ Test(invariants, same_waker_again_clones_and_allocates_nothing)
 	static struct counting_waker cw;
 	struct lfr_waker w;
 	unsigned long allocs;
-	lfr_id id = lfr_reactor_next_id(r);
+	lfr_id id;
 
 	cw_init(&cw);
 	w = cw_waker(&cw);
-	cr_assert_eq(lfr_reactor_register(r, p[0], LFR_READABLE, id), 0);
-	cr_assert_eq(lfr_reactor_set_waker(r, &w, id), 0);
+	id = register_with_waker(r, p[0], &w);
 	cr_assert_eq(atomic_load(&cw.clones), 1);
 
 	allocs = atomic_load(&lfr__allocations);
@@ -293,12 +285,11 @@ Test(invariants, dispatch_with_a_waker_records_no_readiness)
 {
 	static struct counting_waker cw;
 	struct lfr_waker w;
-	lfr_id id = lfr_reactor_next_id(r);
+	lfr_id id;
 
 	cw_init(&cw);
 	w = cw_waker(&cw);
-	cr_assert_eq(lfr_reactor_register(r, p[0], LFR_READABLE, id), 0);
-	cr_assert_eq(lfr_reactor_set_waker(r, &w, id), 0);
+	id = register_with_waker(r, p[0], &w);
 	for (int i = 1; i <= 50; i++) {
 		fire(p[1]);
 		cr_assert(WAIT_FOR(cw_wakes(&cw) == i, 5000));
@@ -351,9 +342,7 @@ Test(lifecycle, poller_waits_in_epoll_outside_any_read_side_section)
 	test_pipe(p);
 	cw_init(&cw);
 	w = cw_waker(&cw);
-	id = lfr_reactor_next_id(r);
-	cr_assert_eq(lfr_reactor_register(r, p[0], LFR_READABLE, id), 0);
-	cr_assert_eq(lfr_reactor_set_waker(r, &w, id), 0);
+	id = register_with_waker(r, p[0], &w);
 	fire(p[1]);
 	cr_assert(WAIT_FOR(cw_wakes(&cw) == 1, 5000));
 	cr_assert(WAIT_FOR(atomic_load(&waits) >= 3, 5000));
@@ -501,8 +490,7 @@ Test(lifecycle, free_drops_every_waker_reference_it_holds)
 	for (int i = 0; i < N; i++) {
 		cr_assert_eq(atomic_load(&cw[i].refs), 1, "waker %d", i);
 		cr_assert_eq(atomic_load(&cw[i].misuse), 0);
-		close(fds[i][0]);
-		close(fds[i][1]);
+		close_pipe(fds[i]);
 	}
 	cr_assert_eq(atomic_load(&spare.refs), 1);
 	cr_assert_eq(atomic_load(&spare.misuse), 0);
@@ -546,8 +534,7 @@ Test(lifecycle, table_grows_with_registrations_and_shrinks_after)
 		cr_assert_eq(lfr_reactor_set_waker(r, &w, ids[i]), 0);
 	for (int i = 0; i < N; i++) {
 		cr_assert_eq(lfr_reactor_deregister(r, fds[i][0], ids[i]), 0);
-		close(fds[i][0]);
-		close(fds[i][1]);
+		close_pipe(fds[i]);
 	}
 	cr_assert(WAIT_FOR(stats_of(r).buckets <= 16, 5000),
 		  "shrank to %llu buckets", (unsigned long long)stats_of(r).buckets);
@@ -564,13 +551,10 @@ Test(lifecycle, fork_leaves_the_parent_reactor_working)
 	int status;
 	lfr_id id;
 
-	cr_assert_eq(lfr_reactor_new(NULL, &r), 0);
-	test_pipe(p);
+	setup();
 	cw_init(&cw);
 	w = cw_waker(&cw);
-	id = lfr_reactor_next_id(r);
-	cr_assert_eq(lfr_reactor_register(r, p[0], LFR_READABLE, id), 0);
-	cr_assert_eq(lfr_reactor_set_waker(r, &w, id), 0);
+	id = register_with_waker(r, p[0], &w);
 	child = fork();
 	cr_assert_geq(child, 0);
 	if (child == 0) /* what a child may do: exec, or _exit */

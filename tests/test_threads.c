@@ -188,8 +188,7 @@ Test(threads, wakers_set_on_same_and_different_ids_while_events_flow)
 		cr_assert_eq(atomic_load(&s->b[i].refs), 1, "pipe %d b", i);
 		cr_assert_eq(atomic_load(&s->a[i].misuse), 0);
 		cr_assert_eq(atomic_load(&s->b[i].misuse), 0);
-		close(s->fds[i][0]);
-		close(s->fds[i][1]);
+		close_pipe(s->fds[i]);
 	}
 	for (int i = 0; i < SETTERS; i++) {
 		cr_assert_eq(atomic_load(&s->mine[i].refs), 1);
@@ -229,8 +228,7 @@ static void *churn(void *arg)
 		cr_assert_eq(lfr_reactor_deregister(c->r, fds[0], id), 0);
 		drain(fds[0]);
 	}
-	close(fds[0]);
-	close(fds[1]);
+	close_pipe(fds);
 	return NULL;
 }
 
@@ -314,8 +312,7 @@ Test(threads, first_set_waker_racing_first_event_never_loses_the_wake)
 	cr_assert_eq(lost, 0, "%d of %d wakes lost", lost, rc.iterations);
 	cr_assert_eq(atomic_load(&cw.refs), 1);
 	cr_assert_eq(atomic_load(&cw.misuse), 0);
-	close(rc.fds[0]);
-	close(rc.fds[1]);
+	close_pipe(rc.fds);
 }
 
 /* ---- a million ids through the table ------------------------------------ */
@@ -341,8 +338,7 @@ Test(threads, a_million_ids_pass_through_the_table)
 	}
 	cr_assert_eq(stats_of(r).registrations, 0);
 	lfr_reactor_free(r);
-	close(fds[0]);
-	close(fds[1]);
+	close_pipe(fds);
 }
 
 /* ---- shutdown while other threads call the API --------------------------- */
@@ -381,8 +377,7 @@ static void *call_until_shut(void *arg)
 			break;
 		}
 	}
-	close(fds[0]);
-	close(fds[1]);
+	close_pipe(fds);
 	return NULL;
 }
 
