@@ -317,12 +317,14 @@ void plot(const struct bench_opts *o, const char *name, const char *script)
 	f = fopen(path, "w");
 	if (!f)
 		return;
-	fprintf(f, "set terminal pngcairo size 1400,860 noenhanced font ',10'\n"
+	fprintf(f, "FILE = '%s/%s.csv'\n"
+		   "set terminal pngcairo size 1400,860 noenhanced font ',10'\n"
 		   "set output '%s/%s.png'\nset datafile separator ','\n"
 		   "set key top left font ',9' opaque\nset grid\nset xtics 1\n"
 		   "set offsets 0.2,0.2,0,0\n%s",
-		o->outdir, name, script);
+		o->outdir, name, o->outdir, name, script);
 	fclose(f);
+	printf("\ncsv: %s/%s.csv\n", o->outdir, name);
 	if (system("command -v gnuplot >/dev/null 2>&1") != 0) {
 		printf("(gnuplot not installed: %s written, no PNG)\n", path);
 		return;

@@ -55,7 +55,9 @@ unsigned long thread_allocations(void);
 /* CSV: opens DIR/NAME, writes the header line */
 FILE *csv_open(const struct bench_opts *o, const char *name,
 	       const char *header);
-/* runs gnuplot on DIR/NAME.gp if gnuplot is installed; says where the PNG is */
+/* says where DIR/NAME.csv is, writes DIR/NAME.gp (script, with FILE set to
+ * that CSV) and runs gnuplot on it if gnuplot is installed; says where the
+ * PNG is */
 void plot(const struct bench_opts *o, const char *name, const char *script);
 
 /* Latency histogram: 16 sub-buckets per power of two (about 6% wide). */

@@ -205,11 +205,47 @@ static const char plot_script[] =
 	"plot for [d in 'lfreactor futex futex-always eventfd ck_ec'] FILE using 3:(strcol(1) eq d && strcol(2) eq 'busy' ? $6 : 1/0) with linespoints title d\n"
 	"unset multiplot\n";
 
+static void print_pingpong(struct result res[NDESIGNS][NWORKLOADS][64])
+{
+	printf("\n[pingpong]  k round trips/s (x futex-always)\n");
+	for (int d = 0; d < NDESIGNS; d++)
+		printf("  %-13s %8.1f (%4.2fx)\n", designs[d]->name,
+		       res[d][PINGPONG][0].rounds_per_s / 1e3,
+		       ratio(res[d][PINGPONG][0].rounds_per_s,
+			     res[BASELINE][PINGPONG][0].rounds_per_s));
+}
+
+static void print_busy(const struct bench_opts *o,
+		       struct result res[NDESIGNS][NWORKLOADS][64])
+{
+	printf("\n[busy]  M wakes/s (x futex-always) | owner k rounds/s | "
+	       "share of unparks making a system call\n%4s", "W");
+	for (int d = 0; d < NDESIGNS; d++)
+		printf(" | %-30s", designs[d]->name);
+	printf("\n");
+	for (int i = 0; i < o->nthreads; i++) {
+		if (o->threads[i] < 1)
+			continue;
+		printf("%4d", o->threads[i]);
+		for (int d = 0; d < NDESIGNS; d++) {
+			struct result *r = &res[d][BUSY][i];
+			char cell[64];
+
+			snprintf(cell, sizeof(cell), "%5.2f (%4.2fx) %6.1f %5.3f",
+				 r->wakes_per_s / 1e6,
+				 ratio(r->wakes_per_s, res[BASELINE][BUSY][i].wakes_per_s),
+				 r->rounds_per_s / 1e3, r->syscall_share);
+			printf(" | %-30s", cell);
+		}
+		printf("\n");
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static struct result res[NDESIGNS][NWORKLOADS][64];
+	bool measured[NWORKLOADS] = { false };
 	struct bench_opts o;
-	char script[4096];
 	FILE *csv;
 
 	bench_parse(&o, argc, argv, false,
@@ -231,6 +267,7 @@ int main(int argc, char **argv)
 						    workload_name[wl]) ||
 				    wakers < 1)
 					continue;
+				measured[wl] = true;
 				progress("%s %s wakers=%d", designs[d]->name,
 					 workload_name[wl], wakers);
 				*r = measure(&o, designs[d], (enum workload)wl,
@@ -243,36 +280,10 @@ int main(int argc, char **argv)
 	progress("%s", "");
 	fclose(csv);
 
-	printf("\n[pingpong]  k round trips/s (x futex-always)\n");
-	for (int d = 0; d < NDESIGNS; d++)
-		printf("  %-13s %8.1f (%4.2fx)\n", designs[d]->name,
-		       res[d][PINGPONG][0].rounds_per_s / 1e3,
-		       ratio(res[d][PINGPONG][0].rounds_per_s,
-			     res[BASELINE][PINGPONG][0].rounds_per_s));
-	printf("\n[busy]  M wakes/s (x futex-always) | owner k rounds/s | "
-	       "share of unparks making a system call\n%4s", "W");
-	for (int d = 0; d < NDESIGNS; d++)
-		printf(" | %-30s", designs[d]->name);
-	printf("\n");
-	for (int i = 0; i < o.nthreads; i++) {
-		if (o.threads[i] < 1)
-			continue;
-		printf("%4d", o.threads[i]);
-		for (int d = 0; d < NDESIGNS; d++) {
-			struct result *r = &res[d][BUSY][i];
-			char cell[64];
-
-			snprintf(cell, sizeof(cell), "%5.2f (%4.2fx) %6.1f %5.3f",
-				 r->wakes_per_s / 1e6,
-				 ratio(r->wakes_per_s, res[BASELINE][BUSY][i].wakes_per_s),
-				 r->rounds_per_s / 1e3, r->syscall_share);
-			printf(" | %-30s", cell);
-		}
-		printf("\n");
-	}
-	printf("\ncsv: %s/park.csv\n", o.outdir);
-	snprintf(script, sizeof(script), "FILE = '%s/park.csv'\n%s", o.outdir,
-		 plot_script);
-	plot(&o, "park", script);
+	if (measured[PINGPONG])
+		print_pingpong(res);
+	if (measured[BUSY])
+		print_busy(&o, res);
+	plot(&o, "park", plot_script);
 	return 0;
 }

@@ -793,8 +793,8 @@ static struct e2e_result run_mode(enum mode m, const struct design *d, int th,
 int main(int argc, char **argv)
 {
 	static struct e2e_result res[NMODES][NDESIGNS][64];
+	bool measured[NMODES] = { false };
 	struct bench_opts o;
-	char script[4096];
 	const char *env = getenv("LFR_BENCH_FDS");
 	int nconns = env ? atoi(env) : 4096;
 	FILE *csv;
@@ -821,6 +821,7 @@ int main(int argc, char **argv)
 				if (th < 1 || !bench_selected(&o, designs[d]->name,
 							      mode_name[m]))
 					continue;
+				measured[m] = true;
 				for (int k = 0; k < n; k++) {
 					struct e2e_result x;
 
@@ -857,12 +858,8 @@ int main(int argc, char **argv)
 			"[churn] M register+deregister/s (x seed, fraction of "
 			"raw epoll_ctl ADD+DEL)",
 		};
-		bool any = false;
 
-		for (int d = 0; d < NDESIGNS; d++)
-			any |= bench_selected(&o, designs[d]->name,
-					      mode_name[m]);
-		if (!any)
+		if (!measured[m])
 			continue;
 		printf("\n%s\n%4s", head[m], "E");
 		for (int d = 0; d < NDESIGNS; d++)
@@ -904,9 +901,6 @@ int main(int argc, char **argv)
 			printf("\n");
 		}
 	}
-	printf("\ncsv: %s/reactor_e2e.csv\n", o.outdir);
-	snprintf(script, sizeof(script), "FILE = '%s/reactor_e2e.csv'\n%s",
-		 o.outdir, plot_script);
-	plot(&o, "reactor_e2e", script);
+	plot(&o, "reactor_e2e", plot_script);
 	return 0;
 }

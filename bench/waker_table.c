@@ -238,8 +238,8 @@ static const char *plot_script =
 int main(int argc, char **argv)
 {
 	static struct result res[NDESIGNS][NWORKLOADS][64];
+	bool measured[NWORKLOADS] = { false };
 	struct bench_opts o;
-	char script[4096];
 	FILE *csv;
 
 	bench_parse(&o, argc, argv, true,
@@ -263,6 +263,7 @@ int main(int argc, char **argv)
 				if (!bench_selected(&o, designs[d]->name,
 						    workload_name[w]))
 					continue;
+				measured[w] = true;
 				progress("%s %s executors=%d", designs[d]->name,
 					 workload_name[w], o.threads[i]);
 				*r = measure(&o, designs[d], (enum workload)w,
@@ -278,12 +279,7 @@ int main(int argc, char **argv)
 	fclose(csv);
 
 	for (int w = 0; w < NWORKLOADS; w++) {
-		bool any = false;
-
-		for (int d = 0; d < NDESIGNS; d++)
-			any |= bench_selected(&o, designs[d]->name,
-					      workload_name[w]);
-		if (!any)
+		if (!measured[w])
 			continue;
 		printf("\n[%s]  M set_waker/s (x seed) | epoll side M lookups/s "
 		       "(fraction of solo) | allocs per set_waker\n",
@@ -310,9 +306,6 @@ int main(int argc, char **argv)
 			printf("\n");
 		}
 	}
-	printf("\ncsv: %s/waker_table.csv\n", o.outdir);
-	snprintf(script, sizeof(script), "FILE = '%s/waker_table.csv'\n%s",
-		 o.outdir, plot_script);
-	plot(&o, "waker_table", script);
+	plot(&o, "waker_table", plot_script);
 	return 0;
 }
