@@ -35,6 +35,18 @@ static void teardown(void)
 	close_reactor_and_pipe(r, p);
 }
 
+/* no readiness is recorded for id: a fresh waker set on it is not woken */
+static void assert_nothing_recorded(lfr_id id)
+{
+	static struct counting_waker fresh;
+	struct lfr_waker w;
+
+	cw_init(&fresh);
+	w = cw_waker(&fresh);
+	cr_assert_eq(lfr_reactor_set_waker(r, &w, id), 0);
+	cr_assert_eq(cw_wakes(&fresh), 0);
+}
+
 /* A gate a hook can park the poller at: the hook posts "arrived" and waits
  * for "release". */
 struct gate {
@@ -156,16 +168,8 @@ Test(invariants, event_before_set_waker_is_recorded_and_woken_at_set_waker)
 	cr_assert_eq(stats_of(r).wakes, 1);
 
 	/* the readiness was consumed: a second waker is not woken by it */
-	{
-		static struct counting_waker cw2;
-		struct lfr_waker w2;
-
-		cw_init(&cw2);
-		w2 = cw_waker(&cw2);
-		cr_assert_eq(lfr_reactor_set_waker(r, &w2, id), 0);
-		cr_assert_eq(cw_wakes(&cw2), 0);
-		cr_assert_eq(lfr_reactor_deregister(r, p[0], id), 0);
-	}
+	assert_nothing_recorded(id);
+	cr_assert_eq(lfr_reactor_deregister(r, p[0], id), 0);
 }
 
 /* The poller found no waker; before it records the readiness, set_waker
@@ -297,15 +301,7 @@ Test(invariants, dispatch_with_a_waker_records_no_readiness)
 	}
 	cr_assert_eq(stats_of(r).no_waker, 0, "the record path never ran");
 	/* so a later, different waker finds nothing recorded to consume */
-	{
-		static struct counting_waker cw2;
-		struct lfr_waker w2;
-
-		cw_init(&cw2);
-		w2 = cw_waker(&cw2);
-		cr_assert_eq(lfr_reactor_set_waker(r, &w2, id), 0);
-		cr_assert_eq(cw_wakes(&cw2), 0);
-	}
+	assert_nothing_recorded(id);
 	cr_assert_eq(lfr_reactor_deregister(r, p[0], id), 0);
 }
 
