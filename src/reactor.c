@@ -237,9 +237,7 @@ static void teardown(struct lfr_reactor *r)
 	unsigned i;
 
 	if (r->table) {
-		/* everything retires; destroy waits one grace period for the
-		 * batch, frees it (dropping every waker) and the table */
-		lfr__table_drain(r->table);
+		/* drops every waker, frees every entry and the table */
 		lfr__table_destroy(r->table);
 	}
 	if (r->pollers) {

@@ -4,35 +4,78 @@
  *
  * The protocol, all of it here:
  *
- *  entry   { node, id, fd, ready, waker } — created by register before the fd
- *          enters epoll, removed by deregister after it left epoll, freed
- *          after a grace period.  Ids come from a counter and are never
- *          reused, so a lookup by id never finds a newer registration.
- *  waker   an atomic pointer to a box { struct lfr_waker }.  NULL until the
- *          first set_waker; then never NULL again.  A replaced box is freed
- *          (and its waker dropped) after a grace period, so a poller that
- *          loaded it may still call wake_by_ref on it.
+ *  entry   { node, id, waker, inline, ready, state, fd } - one cache line,
+ *          taken from per-thread caches of 64-byte slabs.  Created by
+ *          register before the fd enters epoll, removed by deregister after
+ *          it left epoll, recycled after a grace period.  Ids come from a
+ *          counter and are never reused, so a lookup by id never finds a
+ *          newer registration.
+ *  front   a direct-mapped array, slot = id & mask, of entry pointers in
+ *          front of the lfht.  Ids are dense and the live ones recent, so
+ *          most lookups read the slot and the entry's id (the tag) and stop:
+ *          one line nobody writes on the re-arm path.  The lfht stays the
+ *          authority: a slot that is empty or holds another id sends the
+ *          lookup there.  An entry takes its slot when registered if the
+ *          slot is free, or when the array grows, and leaves it when
+ *          removed, before it is retired (see "front" below).
+ *  waker   an atomic pointer to the waker to wake: NULL until the first
+ *          set_waker; then the entry's inline slot (the first waker set,
+ *          no allocation) or a 16-byte box from the thread's cache; never
+ *          NULL again.  A replaced waker is dropped after a grace period,
+ *          so a poller that loaded it may still call wake_by_ref on it.
  *  ready   readiness bits of events that found no waker.
  *
- *  retire  Removed entries and replaced boxes go on one wait-free queue
- *          (wfcqueue: one exchange per retirement).  The table's maintainer
- *          thread takes the whole queue, waits for one grace period for the
- *          whole batch (synchronize_rcu), then frees it.  One grace period
- *          per batch instead of one call_rcu per object keeps the "new
- *          waker every call" path to a malloc and two exchanges.  The same
- *          thread resizes the table when asked.
- *
  *  set_waker (any thread)           dispatch (poller, inside read-side)
- *    box = load(waker)                box = load(waker)
+ *    w = load(waker)                  w = load(waker)
  *    same waker? return: no write     present? wake it: no write, done
  *    xchg(waker, new)   [seq_cst]     fetch_or(ready, bits)   [seq_cst]
- *    load(ready)        [seq_cst]     box = load(waker)       [seq_cst]
+ *    load(ready)        [seq_cst]     w = load(waker)         [seq_cst]
  *    set? xchg(ready,0), wake new     present? xchg(ready,0), wake it
  *
  *  The two middle lines form a Dekker pair: with both sides sequentially
  *  consistent, at least one side sees the other's store, so an event that
  *  raced with the first set_waker is never lost; if both see each other,
  *  the xchg on ready lets exactly one of them wake.
+ *
+ * Retirement.  Each thread retires what it unlinks (a replaced waker, a
+ * removed entry) into blocks of its own (struct lfr__tls, one per thread
+ * and table): a store into a block, no atomic instruction, no shared line.
+ * A full block is closed with a cookie, the number of the first grace
+ * period that will start after it (gp_started + 1, read after the unlinks),
+ * and the maintainer is asked for that grace period.  The maintainer runs
+ * grace periods (urcu_bp_synchronize_rcu) one at a time, at most one per
+ * GP_MIN_INTERVAL_NS, and publishes gp_done; the thread that closed a block
+ * drops and recycles its contents on a later call once gp_done has reached
+ * its cookie, so boxes and entries return to the cache they came from and
+ * the work of dropping is spread over the threads that made it.  A thread
+ * with MAX_CLOSED_BLOCKS waiting waits for the grace period instead of
+ * growing further (unless it is inside a read-side section, where waiting
+ * would deadlock).
+ *
+ * A thread that stops retiring would keep its last items forever; the
+ * maintainer takes them.  An owner touches its blocks only inside a
+ * read-side section, after tls_own().  The maintainer marks an idle
+ * thread's state STEAL_REQUESTED, runs a grace period, and only then moves
+ * it to STEAL_TAKING: every section that could have missed the request has
+ * ended, and every later one sees it and either cancels it (the owner is
+ * active again) or waits the few instructions the taking lasts.  Taken
+ * items wait for one more grace period on the maintainer's own list (they
+ * may have been unlinked during the first).  A thread that exits, or
+ * forgets a table to make room in its small cache of tables, leaves its
+ * state to the maintainer the same way, without a race: it is gone.
+ *
+ * front, the other writer.  Only the maintainer grows the array, and only
+ * the maintainer runs the grace periods that items wait for.  It puts the
+ * live entries of the lfht in a new array, publishes it, then clears every
+ * entry marked removed meanwhile (a remover clears the array it saw, which
+ * may be the old one), all inside one read-side section and before its next
+ * grace period starts.  A remover marks the entry removed, then loads the
+ * current array and clears its slot; the maintainer stores the slot,
+ * publishes, then checks the mark: one of the two sees the other.  So no
+ * array that a reader starting after an item's grace period can see still
+ * points to it.  Register publishes an entry's slot before it sets
+ * ENTRY_PUBLISHED, and deregister refuses (-ENOENT) an entry not yet
+ * published, so no slot is ever written after its entry was retired.
  *
  * Everything a lookup returns is used inside the read-side section that
  * found it.
@@ -41,8 +84,11 @@
 
 #define _LGPL_SOURCE
 #include <errno.h>
+#include <poll.h>
+#include <sched.h>
 #include <stdalign.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -50,21 +96,41 @@
 #include <sys/eventfd.h>
 #include <urcu/urcu-bp.h>
 #include <urcu/rculfhash.h>
-#include <urcu/wfcqueue.h>
 
 #include "test_hooks.h"
 #include "waker_table.h"
 
 #define LFR__CACHELINE 64
 #define LFR__MAX_BUCKETS (1UL << 24)
+#define FRONT_MAX (1UL << 22)
+
+/* a block of retired items: 4 KiB */
+#define BLOCK_ITEMS 254
+/* closed blocks one thread may have waiting before it waits itself */
+#define MAX_CLOSED_BLOCKS 256
+/* free boxes and entries a thread keeps for reuse: as many boxes as may
+ * wait for a grace period (they come back in one go, and every new waker
+ * of the next window needs one) */
+#define BOX_CACHE (MAX_CLOSED_BLOCKS * BLOCK_ITEMS)
+#define ENTRY_CACHE 256
+#define ENTRY_BATCH 64
+/* a slab: one header line, then entries */
+#define SLAB_BYTES 4096
+#define SLAB_ENTRIES (SLAB_BYTES / LFR__CACHELINE - 1)
+
+/* at most one grace period per 2 ms: the membarrier behind each one
+ * interrupts every CPU running the process */
+#define GP_MIN_INTERVAL_NS 2000000L
+/* a thread that retired nothing for this long has its items taken */
+#define STEAL_AFTER_MS 10
 
 /* ThreadSanitizer cannot see what liburcu synchronises with (inline-asm
- * exchanges in cds_lfht and wfcqueue, membarrier in synchronize_rcu).  In
- * --enable-tsan builds these annotations tell it: publishing an entry
- * through the table releases it and finding it acquires it; leaving a
- * read-side section releases a token that the grace period acquires, so
- * what a reader did happens before the free that waited for it.  They
- * compile to nothing otherwise. */
+ * exchanges in cds_lfht, membarrier in synchronize_rcu).  In --enable-tsan
+ * builds these annotations tell it: publishing an entry through the table
+ * releases it and finding it acquires it; leaving a read-side section
+ * releases a token that the grace period acquires, so what a reader did
+ * happens before the free that waited for it.  They compile to nothing
+ * otherwise. */
 #ifdef __SANITIZE_THREAD__
 void __tsan_acquire(void *addr);
 void __tsan_release(void *addr);
@@ -76,40 +142,106 @@ void __tsan_release(void *addr);
 #endif
 static char grace_token __attribute__((unused));
 
-/* something waiting for a grace period before free(retired) */
-struct retired {
-	struct cds_wfcq_node node;
-	void (*free)(struct retired *r);
-};
-
-struct lfr__box {
-	struct lfr_waker waker;
-	struct retired retired;
+enum {
+	ENTRY_PUBLISHED = 1u,   /* in the lfht and its front slot */
+	ENTRY_INLINE_USED = 2u, /* the inline waker slot was claimed */
+	ENTRY_REMOVED = 4u,     /* deleted from the lfht */
 };
 
 struct lfr__entry {
 	struct cds_lfht_node node;
 	lfr_id id;
-	_Atomic(struct lfr__box *) waker;
+	_Atomic(struct lfr_waker *) waker;
+	struct lfr_waker inline_waker; /* written once, before published */
 	atomic_uint ready;
+	atomic_uint state;
 	int fd;
-	struct retired retired;
 };
 _Static_assert(sizeof(struct lfr__entry) <= LFR__CACHELINE,
 	       "an entry fits one cache line");
 
+union box {
+	struct lfr_waker waker;
+	union box *next; /* in a free list */
+};
+
+/* A retired item: a box, an entry, or (for a replaced inline waker, whose
+ * slot dies with its entry) a copy of the waker to drop. */
+struct item {
+	const void *tag; /* &tag_box, &tag_entry, or a waker's vtable */
+	void *p;
+};
+static const char tag_box, tag_entry;
+
+struct block {
+	struct block *next;
+	uint64_t cookie;
+	unsigned n;
+	struct item items[BLOCK_ITEMS];
+};
+
+struct slab {
+	struct slab *next;
+};
+
+enum { STEAL_NONE, STEAL_REQUESTED, STEAL_TAKING };
+
+/* One thread's part of one table.  The owner writes the counters (relaxed
+ * stores: one writer) and, inside read-side sections after tls_own(), the
+ * blocks; the maintainer reads the counters and takes the blocks only as
+ * the header comment says. */
+struct lfr__tls {
+	struct lfr__tls *next;   /* the table's list, under table->lock */
+	struct lfr__table *table;
+	atomic_int refs;         /* the table's and the owning thread's */
+	atomic_int steal;
+	atomic_bool orphan;      /* the owner let go of it */
+	atomic_ulong activity;   /* retirements so far */
+	atomic_ulong pending;    /* items in open and closed blocks */
+	atomic_ulong closed;     /* closed blocks */
+	/* maintainer's: when it last saw activity change */
+	unsigned long seen_activity;
+	uint64_t seen_ns;
+	/* blocks: see above */
+	struct block *open;
+	struct block *oldest, *newest;
+	/* owner-only caches (the maintainer's once orphaned) */
+	struct block *spare;
+	unsigned nspare;
+	union box *boxes;
+	unsigned nboxes;
+	struct lfr__entry *entries; /* linked through inline_waker.data */
+	unsigned nentries;
+};
+
+struct front {
+	unsigned long mask;
+	_Atomic(struct lfr__entry *) slot[];
+};
+
 struct lfr__table {
 	struct cds_lfht *ht;
+	_Atomic(struct front *) front;
+	uint64_t gen;              /* unique per table: the threads' cache key */
 	unsigned long min_buckets;
 	atomic_ulong buckets;      /* written by the maintainer only */
 	int kickfd;                /* eventfd: the maintainer sleeps on it */
 	pthread_t maintainer;
 	atomic_bool stopping;
-	atomic_bool idle;          /* the maintainer sleeps in read(kickfd) */
+	atomic_bool idle;          /* the maintainer sleeps in poll(kickfd) */
 	atomic_ulong resize_live;  /* live entries + 1 when a resize is asked */
-	/* dequeued by the maintainer only, so the lock-free head suffices */
-	alignas(LFR__CACHELINE) struct __cds_wfcq_head retired_head;
-	alignas(LFR__CACHELINE) struct cds_wfcq_tail retired_tail;
+	uint64_t last_gp_ns;       /* maintainer's */
+	/* read by every retiring call, written once per grace period */
+	alignas(LFR__CACHELINE) atomic_uint_fast64_t gp_started;
+	atomic_uint_fast64_t gp_done;
+	alignas(LFR__CACHELINE) atomic_uint_fast64_t gp_req;
+	/* rare: thread states, the entry pool, slabs */
+	alignas(LFR__CACHELINE) pthread_mutex_t lock;
+	struct lfr__tls *tls_list;
+	struct lfr__tls *maint;    /* the maintainer's: adopted and taken items */
+	struct lfr__entry *pool;
+	unsigned long npool;
+	struct slab *slabs;
 };
 
 void lfr__read_lock(void)
@@ -122,6 +254,34 @@ void lfr__read_unlock(void)
 	TSAN_RELEASE(&grace_token);
 	urcu_bp_read_unlock();
 }
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void kick(struct lfr__table *t)
+{
+	uint64_t one = 1;
+
+	/* cannot fail short of the counter overflowing */
+	if (write(t->kickfd, &one, sizeof(one)) != sizeof(one))
+		return;
+}
+
+/* wakes the maintainer if it sleeps; the caller's last store is ordered
+ * before the exchange, pairing with the maintainer's store of idle before
+ * it looks */
+static void wake_maintainer(struct lfr__table *t)
+{
+	if (atomic_load(&t->idle) && atomic_exchange(&t->idle, false))
+		kick(t);
+}
+
+/* ---- ids, front array, lookup ----------------------------------------- */
 
 /* Ids are dense; a 64-bit finalizer spreads them over the split-ordered
  * buckets (which index by the low bits of the hash). */
@@ -144,109 +304,659 @@ static int match_id(struct cds_lfht_node *node, const void *key)
 	return e->id == *(const lfr_id *)key;
 }
 
+static bool removed(struct lfr__entry *e)
+{
+	return atomic_load_explicit(&e->state, memory_order_seq_cst) &
+	       ENTRY_REMOVED;
+}
+
+static struct front *front_new(unsigned long slots)
+{
+	struct front *f = lfr__alloc(LFR__CACHELINE,
+				     sizeof(*f) + slots * sizeof(f->slot[0]));
+
+	if (f) {
+		memset(f, 0, sizeof(*f) + slots * sizeof(f->slot[0]));
+		f->mask = slots - 1;
+	}
+	return f;
+}
+
+static _Atomic(struct lfr__entry *) *front_slot(struct lfr__table *t,
+						 lfr_id id)
+{
+	struct front *f = atomic_load_explicit(&t->front, memory_order_acquire);
+
+	return &f->slot[id & f->mask];
+}
+
 /* read-side */
 static struct lfr__entry *lookup(struct lfr__table *t, lfr_id id)
 {
+	struct lfr__entry *e = atomic_load_explicit(front_slot(t, id),
+						    memory_order_acquire);
 	struct cds_lfht_iter iter;
 	struct cds_lfht_node *node;
 
+	if (e && e->id == id &&
+	    !(atomic_load_explicit(&e->state, memory_order_acquire) &
+	      ENTRY_REMOVED))
+		return e;
 	cds_lfht_lookup(t->ht, hash_id(id), match_id, &id, &iter);
 	node = cds_lfht_iter_get_node(&iter);
 	return node ? caa_container_of(node, struct lfr__entry, node) : NULL;
 }
 
-static void free_box(struct retired *r)
+/* read-side: e's slot, if nobody holds it */
+static void front_claim(struct lfr__table *t, struct lfr__entry *e)
 {
-	struct lfr__box *box = caa_container_of(r, struct lfr__box, retired);
+	struct lfr__entry *expected = NULL;
 
-	lfr_waker_drop(&box->waker);
-	free(box);
+	atomic_compare_exchange_strong_explicit(front_slot(t, e->id), &expected,
+						e, memory_order_release,
+						memory_order_relaxed);
 }
 
-static void free_entry(struct retired *r)
+/* read-side: after e was marked removed */
+static void front_clear(struct lfr__table *t, struct lfr__entry *e)
 {
-	struct lfr__entry *e = caa_container_of(r, struct lfr__entry, retired);
-	struct lfr__box *box =
-		atomic_load_explicit(&e->waker, memory_order_acquire);
+	struct lfr__entry *expected = e;
 
-	/* the entry was unreachable for a grace period, so was its box */
-	if (box)
-		free_box(&box->retired);
-	free(e);
+	atomic_compare_exchange_strong(front_slot(t, e->id), &expected, NULL);
 }
 
-static void kick(struct lfr__table *t)
+/* maintainer only: see "front, the other writer" */
+static int front_grow(struct lfr__table *t, unsigned long slots)
 {
-	uint64_t one = 1;
+	struct front *nf = front_new(slots), *of;
+	struct cds_lfht_iter iter;
+	struct lfr__entry *e;
+	unsigned long i;
 
-	/* cannot fail short of the counter overflowing */
-	if (write(t->kickfd, &one, sizeof(one)) != sizeof(one))
+	if (!nf)
+		return -ENOMEM;
+	lfr__read_lock();
+	of = atomic_load(&t->front);
+	/* every live entry, also those that found their slot taken in the
+	 * smaller array; one registered meanwhile may be missed (its
+	 * lookups go to the lfht) */
+	cds_lfht_for_each_entry(t->ht, &iter, e, node) {
+		struct lfr__entry *expected = NULL;
+
+		TSAN_ACQUIRE(&e->node);
+		if (!removed(e))
+			atomic_compare_exchange_strong(
+				&nf->slot[e->id & nf->mask], &expected, e);
+	}
+	atomic_store(&t->front, nf);
+	for (i = 0; i <= nf->mask; i++) {
+		e = atomic_load(&nf->slot[i]);
+		if (e && removed(e))
+			atomic_compare_exchange_strong(&nf->slot[i], &e, NULL);
+	}
+	lfr__read_unlock();
+	urcu_bp_synchronize_rcu();
+	free(of);
+	return 0;
+}
+
+/* ---- per-thread state -------------------------------------------------- */
+
+#define TL_SLOTS 4
+struct tl_slot {
+	uint64_t gen;
+	struct lfr__tls *tls;
+};
+static _Thread_local struct tl_slot tl_slots[TL_SLOTS];
+static _Thread_local unsigned tl_victim;
+static pthread_key_t tl_key;
+static pthread_once_t tl_once = PTHREAD_ONCE_INIT;
+static int tl_key_err;
+static atomic_uint_fast64_t next_gen = 1;
+
+static void tls_unref(struct lfr__tls *tls)
+{
+	if (atomic_fetch_sub(&tls->refs, 1) == 1)
+		free(tls);
+}
+
+/* the owner lets go: the maintainer adopts what is left */
+static void tls_forget(struct lfr__tls *tls)
+{
+	atomic_store(&tls->orphan, true);
+	tls_unref(tls);
+}
+
+static void tl_exit(void *arg)
+{
+	unsigned i;
+
+	(void)arg;
+	for (i = 0; i < TL_SLOTS; i++) {
+		if (tl_slots[i].gen)
+			tls_forget(tl_slots[i].tls);
+		tl_slots[i].gen = 0;
+	}
+}
+
+static void tl_make_key(void)
+{
+	tl_key_err = pthread_key_create(&tl_key, tl_exit);
+}
+
+static struct block *block_new(void)
+{
+	return lfr__alloc(alignof(struct block), sizeof(struct block));
+}
+
+static struct lfr__tls *tls_attach(struct lfr__table *t)
+{
+	struct lfr__tls *tls;
+	struct tl_slot *slot;
+
+	pthread_once(&tl_once, tl_make_key);
+	if (tl_key_err)
+		return NULL;
+	tls = lfr__alloc(LFR__CACHELINE, sizeof(*tls));
+	if (!tls)
+		return NULL;
+	memset(tls, 0, sizeof(*tls));
+	tls->table = t;
+	atomic_init(&tls->refs, 2);
+	tls->spare = block_new();
+	if (!tls->spare || pthread_setspecific(tl_key, tl_slots) != 0) {
+		free(tls->spare);
+		free(tls);
+		return NULL;
+	}
+	tls->spare->next = NULL;
+	tls->nspare = 1;
+	slot = &tl_slots[tl_victim++ % TL_SLOTS];
+	if (slot->gen)
+		tls_forget(slot->tls);
+	pthread_mutex_lock(&t->lock);
+	tls->next = t->tls_list;
+	t->tls_list = tls;
+	pthread_mutex_unlock(&t->lock);
+	slot->gen = t->gen;
+	slot->tls = tls;
+	return tls;
+}
+
+static struct lfr__tls *get_tls(struct lfr__table *t)
+{
+	unsigned i;
+
+	for (i = 0; i < TL_SLOTS; i++)
+		if (tl_slots[i].gen == t->gen)
+			return tl_slots[i].tls;
+	return tls_attach(t);
+}
+
+/* read-side: before the owner touches its blocks */
+static void tls_own(struct lfr__tls *tls)
+{
+	int s = atomic_load_explicit(&tls->steal, memory_order_acquire);
+
+	while (s != STEAL_NONE) {
+		if (s == STEAL_REQUESTED) {
+			/* active again: cancel */
+			if (atomic_compare_exchange_weak(&tls->steal, &s,
+							 STEAL_NONE))
+				return;
+		} else {
+			/* the maintainer is moving a few pointers; it waits
+			 * for nothing meanwhile */
+			sched_yield();
+			s = atomic_load_explicit(&tls->steal,
+						 memory_order_acquire);
+		}
+	}
+}
+
+static void set_counter(atomic_ulong *c, unsigned long v)
+{
+	atomic_store_explicit(c, v, memory_order_relaxed);
+}
+
+static unsigned long counter(atomic_ulong *c)
+{
+	return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+/* read-side, owned: a retirement will find room (a spare block always
+ * exists, whatever the maintainer takes) */
+static int reserve(struct lfr__tls *tls)
+{
+	if (tls->spare)
+		return 0;
+	tls->spare = block_new();
+	if (!tls->spare)
+		return -ENOMEM;
+	tls->spare->next = NULL;
+	tls->nspare = 1;
+	return 0;
+}
+
+static void request_gp(struct lfr__table *t, uint64_t cookie)
+{
+	uint_fast64_t cur = atomic_load(&t->gp_req);
+
+	while (cur < cookie &&
+	       !atomic_compare_exchange_weak(&t->gp_req, &cur, cookie))
+		;
+	wake_maintainer(t);
+}
+
+static void append_closed(struct lfr__tls *tls, struct block *b)
+{
+	b->next = NULL;
+	if (tls->newest)
+		tls->newest->next = b;
+	else
+		tls->oldest = b;
+	tls->newest = b;
+}
+
+/* read-side, owned, after reserve(): retire {tag, p}, unlinked by this
+ * thread with a seq_cst operation */
+static void retire(struct lfr__table *t, struct lfr__tls *tls,
+		   const void *tag, void *p)
+{
+	struct block *b = tls->open;
+	unsigned long pending = counter(&tls->pending);
+
+	if (!b || b->n == BLOCK_ITEMS) {
+		if (b) {
+			/* read after every unlink in b: grace period cookie
+			 * starts after them all */
+			b->cookie = atomic_load(&t->gp_started) + 1;
+			append_closed(tls, b);
+			set_counter(&tls->closed, counter(&tls->closed) + 1);
+			request_gp(t, b->cookie);
+		}
+		b = tls->spare;
+		tls->spare = b->next;
+		tls->nspare--;
+		b->n = 0;
+		tls->open = b;
+	}
+	b->items[b->n].tag = tag;
+	b->items[b->n].p = p;
+	b->n++;
+	set_counter(&tls->activity, counter(&tls->activity) + 1);
+	set_counter(&tls->pending, pending + 1);
+	if (pending == 0) {
+		/* a sleeping maintainer must come back to take these if this
+		 * thread goes quiet */
+		atomic_thread_fence(memory_order_seq_cst);
+		wake_maintainer(t);
+	}
+}
+
+/* read-side, owned: the closed blocks whose grace period has ended */
+static struct block *take_done(struct lfr__table *t, struct lfr__tls *tls)
+{
+	uint64_t done = atomic_load_explicit(&t->gp_done, memory_order_acquire);
+	struct block *head = tls->oldest, *last = NULL, *b;
+	unsigned long items = 0, blocks = 0;
+
+	for (b = head; b && b->cookie <= done; b = b->next) {
+		last = b;
+		items += b->n;
+		blocks++;
+	}
+	if (!last)
+		return NULL;
+	tls->oldest = last->next;
+	if (!tls->oldest)
+		tls->newest = NULL;
+	last->next = NULL;
+	set_counter(&tls->pending, counter(&tls->pending) - items);
+	set_counter(&tls->closed, counter(&tls->closed) - blocks);
+	return head;
+}
+
+static void box_put(struct lfr__tls *tls, union box *b)
+{
+	if (tls->nboxes >= BOX_CACHE) {
+		free(b);
 		return;
+	}
+	b->next = tls->boxes;
+	tls->boxes = b;
+	tls->nboxes++;
 }
 
-/* any thread, read-side or not: never waits */
-static void retire(struct lfr__table *t, struct retired *r,
-		   void (*fn)(struct retired *))
+static union box *box_get(struct lfr__tls *tls)
 {
-	r->free = fn;
-	cds_wfcq_node_init(&r->node);
-	/* Only a retirement into an empty queue while the maintainer sleeps
-	 * wakes it (a system call); the rest ride along with its batch.  The
-	 * enqueue's exchange orders it before the load of idle, pairing with
-	 * the maintainer's store of idle before it looks at the queue. */
-	if (!cds_wfcq_enqueue(&t->retired_head, &t->retired_tail, &r->node) &&
-	    atomic_exchange(&t->idle, false))
-		kick(t);
+	union box *b = tls->boxes;
+
+	if (!b)
+		return lfr__alloc(alignof(union box), sizeof(union box));
+	tls->boxes = b->next;
+	tls->nboxes--;
+	return b;
 }
 
-/* maintainer only (or destroy, after it stopped): never in a read-side
- * section */
-static void reclaim(struct lfr__table *t)
+static struct lfr__entry *entry_next(struct lfr__entry *e)
 {
-	struct __cds_wfcq_head head;
-	struct cds_wfcq_tail tail;
-	struct cds_wfcq_node *node, *next;
+	return e->inline_waker.data;
+}
 
-	__cds_wfcq_init(&head, &tail);
-	if (__cds_wfcq_splice_blocking(&head, &tail, &t->retired_head,
-				       &t->retired_tail) ==
-	    CDS_WFCQ_RET_SRC_EMPTY)
+/* moves up to n entries from *from (a list) to *to; returns how many */
+static unsigned long move_entries(struct lfr__entry **from,
+				  struct lfr__entry **to, unsigned long n)
+{
+	unsigned long moved = 0;
+
+	while (moved < n && *from) {
+		struct lfr__entry *e = *from;
+
+		*from = entry_next(e);
+		e->inline_waker.data = *to;
+		*to = e;
+		moved++;
+	}
+	return moved;
+}
+
+static void entry_put(struct lfr__tls *tls, struct lfr__entry *e)
+{
+	struct lfr__table *t = tls->table;
+
+	e->inline_waker.data = tls->entries;
+	tls->entries = e;
+	if (++tls->nentries <= ENTRY_CACHE)
 		return;
-	/* every reader that could still see a spliced object started before
-	 * this point; wait for all of them to finish */
+	pthread_mutex_lock(&t->lock);
+	t->npool += move_entries(&tls->entries, &t->pool, ENTRY_BATCH);
+	pthread_mutex_unlock(&t->lock);
+	tls->nentries -= ENTRY_BATCH;
+}
+
+static struct lfr__entry *entry_get(struct lfr__tls *tls)
+{
+	struct lfr__table *t = tls->table;
+	struct lfr__entry *e;
+	unsigned long moved;
+
+	if (!tls->entries) {
+		pthread_mutex_lock(&t->lock);
+		if (!t->pool) {
+			struct slab *s = lfr__alloc(LFR__CACHELINE, SLAB_BYTES);
+			unsigned i;
+
+			if (!s) {
+				pthread_mutex_unlock(&t->lock);
+				return NULL;
+			}
+			s->next = t->slabs;
+			t->slabs = s;
+			for (i = 0; i < SLAB_ENTRIES; i++) {
+				e = (struct lfr__entry *)((char *)s +
+					LFR__CACHELINE * (i + 1));
+				e->inline_waker.data = t->pool;
+				t->pool = e;
+			}
+			t->npool += SLAB_ENTRIES;
+		}
+		moved = move_entries(&t->pool, &tls->entries, ENTRY_BATCH);
+		tls->nentries += moved;
+		t->npool -= moved;
+		pthread_mutex_unlock(&t->lock);
+	}
+	e = tls->entries;
+	tls->entries = entry_next(e);
+	tls->nentries--;
+	return e;
+}
+
+/* drop what an item holds and recycle its memory into tls's caches; user
+ * code (the waker's drop) runs last, after this thread's state is whole */
+static void drop_item(struct lfr__tls *tls, const struct item *it)
+{
+	struct lfr_waker w = { NULL, NULL };
+
+	if (it->tag == &tag_box) {
+		union box *b = it->p;
+
+		w = b->waker;
+		box_put(tls, b);
+	} else if (it->tag == &tag_entry) {
+		struct lfr__entry *e = it->p;
+		struct lfr_waker *cur = atomic_load_explicit(
+			&e->waker, memory_order_relaxed);
+
+		if (cur) {
+			w = *cur;
+			if (cur != &e->inline_waker)
+				box_put(tls, (union box *)cur);
+		}
+		entry_put(tls, e);
+	} else {
+		w.vtable = it->tag;
+		w.data = it->p;
+	}
+	lfr_waker_drop(&w);
+}
+
+/* drops every item of a list of blocks; keeps one spare block */
+static void drop_blocks(struct lfr__tls *tls, struct block *b)
+{
+	while (b) {
+		struct block *next = b->next;
+		unsigned i;
+
+		for (i = 0; i < b->n; i++)
+			drop_item(tls, &b->items[i]);
+		if (tls->nspare < 2) {
+			b->next = tls->spare;
+			tls->spare = b;
+			tls->nspare++;
+		} else {
+			free(b);
+		}
+		b = next;
+	}
+}
+
+/* outside any read-side section; after a call that retired: drop what has
+ * waited out its grace period, or wait for it when too much waits */
+static void settle(struct lfr__table *t, struct lfr__tls *tls, struct block *done)
+{
+	uint64_t cookie = 0;
+
+	if (done)
+		drop_blocks(tls, done);
+	if (counter(&tls->closed) < MAX_CLOSED_BLOCKS || urcu_bp_read_ongoing())
+		return;
+	/* back-pressure: the oldest block's cookie, read while owning */
+	lfr__read_lock();
+	tls_own(tls);
+	if (tls->oldest)
+		cookie = tls->oldest->cookie;
+	lfr__read_unlock();
+	if (!cookie)
+		return;
+	request_gp(t, cookie);
+	while (atomic_load_explicit(&t->gp_done, memory_order_acquire) < cookie) {
+		struct timespec ts = { 0, 100000 };
+
+		nanosleep(&ts, NULL);
+	}
+	lfr__read_lock();
+	tls_own(tls);
+	done = take_done(t, tls);
+	lfr__read_unlock();
+	drop_blocks(tls, done);
+}
+
+/* ---- the maintainer ---------------------------------------------------- */
+
+/* maintainer only, outside read-side sections */
+static void run_gp(struct lfr__table *t)
+{
+	uint64_t now = mono_ns(), n;
+
+	if (now - t->last_gp_ns < GP_MIN_INTERVAL_NS) {
+		struct timespec ts = {
+			0, (long)(GP_MIN_INTERVAL_NS - (now - t->last_gp_ns))
+		};
+
+		nanosleep(&ts, NULL);
+	}
+	t->last_gp_ns = mono_ns();
+	n = atomic_load(&t->gp_started) + 1;
+	atomic_store(&t->gp_started, n);
 	urcu_bp_synchronize_rcu();
 	TSAN_ACQUIRE(&grace_token);
-	__cds_wfcq_for_each_blocking_safe(&head, &tail, node, next) {
-		struct retired *r = caa_container_of(node, struct retired, node);
+	atomic_store_explicit(&t->gp_done, n, memory_order_release);
+}
 
-		r->free(r);
+/* maintainer only: append blocks to its own list, to wait for the next
+ * grace period */
+static void maint_adopt(struct lfr__table *t, struct block *b)
+{
+	uint64_t cookie = atomic_load(&t->gp_started) + 1;
+
+	while (b) {
+		struct block *next = b->next;
+
+		b->cookie = cookie;
+		append_closed(t->maint, b);
+		b = next;
 	}
+}
+
+/* under t->lock: the blocks of tls, which nobody else touches now */
+static struct block *tls_take_blocks(struct lfr__tls *tls)
+{
+	struct block *head = tls->oldest;
+
+	if (tls->open && tls->open->n) {
+		tls->open->next = head;
+		head = tls->open;
+		tls->open = NULL;
+	}
+	tls->oldest = tls->newest = NULL;
+	set_counter(&tls->pending, 0);
+	set_counter(&tls->closed, 0);
+	return head;
+}
+
+/* frees what a tls holds besides its blocks (after they were taken) */
+static void tls_release_caches(struct lfr__tls *tls)
+{
+	struct lfr__table *t = tls->table;
+	struct block *b;
+
+	while (tls->boxes) {
+		union box *bx = tls->boxes;
+
+		tls->boxes = bx->next;
+		free(bx);
+	}
+	tls->nboxes = 0;
+	t->npool += move_entries(&tls->entries, &t->pool, ~0UL);
+	tls->nentries = 0;
+	while ((b = tls->spare)) {
+		tls->spare = b->next;
+		free(b);
+	}
+	free(tls->open);
+	tls->open = NULL;
+	tls->nspare = 0;
+}
+
+/* One pass over the thread states: adopt orphans, ask idle ones for their
+ * items.  Returns how many were asked; *busy is set when some thread has
+ * items waiting that it may still drop itself. */
+static unsigned scan_threads(struct lfr__table *t, uint64_t now, bool ask,
+			     bool *busy)
+{
+	struct lfr__tls **pp, *tls;
+	unsigned asked = 0;
+
+	*busy = false;
+	pthread_mutex_lock(&t->lock);
+	for (pp = &t->tls_list; (tls = *pp);) {
+		if (atomic_load(&tls->orphan)) {
+			*pp = tls->next;
+			maint_adopt(t, tls_take_blocks(tls));
+			tls_release_caches(tls);
+			tls_unref(tls);
+			continue;
+		}
+		pp = &tls->next;
+		if (!counter(&tls->pending))
+			continue;
+		*busy = true;
+		if (counter(&tls->activity) != tls->seen_activity) {
+			tls->seen_activity = counter(&tls->activity);
+			tls->seen_ns = now;
+		} else if (ask &&
+			   now - tls->seen_ns >= STEAL_AFTER_MS * 1000000ull &&
+			   atomic_load(&tls->steal) == STEAL_NONE) {
+			atomic_store(&tls->steal, STEAL_REQUESTED);
+			asked++;
+		}
+	}
+	pthread_mutex_unlock(&t->lock);
+	return asked;
+}
+
+/* after a grace period that followed the requests */
+static void take_requested(struct lfr__table *t)
+{
+	struct lfr__tls *tls;
+
+	pthread_mutex_lock(&t->lock);
+	for (tls = t->tls_list; tls; tls = tls->next) {
+		int s = STEAL_REQUESTED;
+
+		if (!atomic_compare_exchange_strong(&tls->steal, &s,
+						    STEAL_TAKING))
+			continue;
+		maint_adopt(t, tls_take_blocks(tls));
+		atomic_store_explicit(&tls->steal, STEAL_NONE,
+				      memory_order_release);
+	}
+	pthread_mutex_unlock(&t->lock);
 }
 
 static void resize_to_fit(struct lfr__table *t, unsigned long live);
 
-/* How long the maintainer lets retirements gather before it waits out a
- * grace period for them: one grace period and one wake-up per window. */
-#define RECLAIM_WINDOW_NS 5000000L
-
 static void *maintainer_main(void *arg)
 {
 	struct lfr__table *t = arg;
-	struct timespec window = { 0, RECLAIM_WINDOW_NS };
-	uint64_t v;
+	struct lfr__tls *m = t->maint;
+	bool busy = false;
 
 	for (;;) {
+		struct pollfd pfd = { .fd = t->kickfd, .events = POLLIN };
 		unsigned long live;
+		unsigned asked;
+		uint64_t v;
+		int timeout = -1;
 
-		/* announce sleep, then look: a retirer that enqueued before
-		 * our look is seen by it; one after it sees idle and kicks */
+		/* announce sleep, then look: a thread that asked before our
+		 * look is seen by it; one after it sees idle and kicks */
 		atomic_store(&t->idle, true);
 		atomic_thread_fence(memory_order_seq_cst);
-		if (cds_wfcq_empty(&t->retired_head, &t->retired_tail) &&
-		    !atomic_load(&t->resize_live) &&
-		    !atomic_load(&t->stopping) &&
-		    read(t->kickfd, &v, sizeof(v)) < 0 && errno == EINTR)
-			continue;
+		if (atomic_load(&t->stopping) || atomic_load(&t->resize_live) ||
+		    atomic_load(&t->gp_req) > atomic_load(&t->gp_done) ||
+		    m->oldest)
+			timeout = 0;
+		else if (busy)
+			timeout = STEAL_AFTER_MS;
+		else
+			scan_threads(t, mono_ns(), false, &busy);
+		if (busy && timeout < 0)
+			timeout = STEAL_AFTER_MS;
+		if (timeout != 0 && poll(&pfd, 1, timeout) > 0 &&
+		    read(t->kickfd, &v, sizeof(v)) < 0)
+			continue; /* EINTR or EAGAIN: look again */
 		atomic_store(&t->idle, false);
 		if (atomic_load_explicit(&t->stopping, memory_order_acquire))
 			return NULL;
@@ -254,17 +964,24 @@ static void *maintainer_main(void *arg)
 						memory_order_acq_rel);
 		if (live)
 			resize_to_fit(t, live - 1);
-		nanosleep(&window, NULL);
-		reclaim(t);
+		asked = scan_threads(t, mono_ns(), true, &busy);
+		if (asked || m->oldest ||
+		    atomic_load(&t->gp_req) > atomic_load(&t->gp_done)) {
+			run_gp(t);
+			take_requested(t);
+		}
+		drop_blocks(m, take_done(t, m));
 	}
 }
+
+/* ---- table life -------------------------------------------------------- */
 
 int lfr__table_new(unsigned long initial_buckets, pthread_attr_t *attr,
 		   struct lfr__table **out)
 {
 	struct lfr__table *t = lfr__alloc(alignof(struct lfr__table), sizeof(*t));
 	unsigned long size = 1;
-	int ret;
+	int ret = -ENOMEM;
 
 	if (!t)
 		return -ENOMEM;
@@ -272,45 +989,83 @@ int lfr__table_new(unsigned long initial_buckets, pthread_attr_t *attr,
 	while (size < initial_buckets)
 		size <<= 1;
 	t->min_buckets = size;
+	t->gen = atomic_fetch_add(&next_gen, 1);
 	atomic_init(&t->buckets, size);
-	__cds_wfcq_init(&t->retired_head, &t->retired_tail);
-	t->kickfd = lfr__eventfd(0, EFD_CLOEXEC);
+	pthread_mutex_init(&t->lock, NULL);
+	t->kickfd = -1;
+	t->front = front_new(size);
+	if (!t->front)
+		goto fail;
+	t->maint = lfr__alloc(LFR__CACHELINE, sizeof(*t->maint));
+	if (!t->maint)
+		goto fail;
+	memset(t->maint, 0, sizeof(*t->maint));
+	t->maint->table = t;
+	atomic_init(&t->maint->refs, 1);
+	t->kickfd = lfr__eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (t->kickfd < 0) {
 		ret = -errno;
-		free(t);
-		return ret;
+		goto fail;
 	}
 	/* No CDS_LFHT_AUTO_RESIZE: in liburcu 0.13 it starts a resize worker
 	 * that unblocks SIGUSR1 for itself.  The maintainer resizes instead.
 	 * attr (signals blocked) also serves the table's resize helpers. */
 	t->ht = cds_lfht_new_flavor(size, size, LFR__MAX_BUCKETS, 0,
 				    &urcu_bp_flavor, attr);
-	if (!t->ht) {
-		close(t->kickfd);
-		free(t);
-		return -ENOMEM;
-	}
+	if (!t->ht)
+		goto fail;
 	ret = -lfr__pthread_create(&t->maintainer, attr, maintainer_main, t);
 	if (ret) {
 		cds_lfht_destroy(t->ht, NULL);
-		close(t->kickfd);
-		free(t);
-		return ret;
+		goto fail;
 	}
 	*out = t;
 	return 0;
+fail:
+	if (t->kickfd >= 0)
+		close(t->kickfd);
+	free(t->maint);
+	free(t->front);
+	pthread_mutex_destroy(&t->lock);
+	free(t);
+	return ret;
 }
+
+static unsigned long drain(struct lfr__table *t);
 
 int lfr__table_destroy(struct lfr__table *t)
 {
+	struct lfr__tls *tls;
+	struct slab *s;
 	int ret;
 
 	atomic_store(&t->stopping, true);
 	kick(t);
 	pthread_join(t->maintainer, NULL);
-	reclaim(t);
+	drain(t);
+	/* no caller and no poller is left: one grace period covers every
+	 * reader there ever was */
+	urcu_bp_synchronize_rcu();
+	TSAN_ACQUIRE(&grace_token);
+	/* the other threads' states: they make no call on this table any
+	 * more, and a thread's exit only flips orphan and drops a reference */
+	while ((tls = t->tls_list)) {
+		t->tls_list = tls->next;
+		drop_blocks(t->maint, tls_take_blocks(tls));
+		tls_release_caches(tls);
+		tls_unref(tls);
+	}
+	drop_blocks(t->maint, tls_take_blocks(t->maint));
+	tls_release_caches(t->maint);
+	free(t->maint);
+	while ((s = t->slabs)) {
+		t->slabs = s->next;
+		free(s);
+	}
 	ret = cds_lfht_destroy(t->ht, NULL);
+	free(atomic_load(&t->front));
 	close(t->kickfd);
+	pthread_mutex_destroy(&t->lock);
 	free(t);
 	return ret;
 }
@@ -321,23 +1076,33 @@ unsigned long lfr__table_buckets(struct lfr__table *t)
 }
 
 /* Aim for 1 to 2 entries per bucket; shrink only below 1/8 so a table at a
- * boundary does not flap. */
+ * boundary does not flap.  The front array grows with it, never shrinks. */
 bool lfr__table_wants_resize(struct lfr__table *t, unsigned long live)
 {
 	unsigned long size = lfr__table_buckets(t);
+	struct front *f = atomic_load_explicit(&t->front, memory_order_relaxed);
 
 	return (live > 2 * size && size < LFR__MAX_BUCKETS) ||
-	       (live < size / 8 && size > t->min_buckets);
+	       (live < size / 8 && size > t->min_buckets) ||
+	       (live > f->mask + 1 && f->mask + 1 < FRONT_MAX);
 }
 
 static void resize_to_fit(struct lfr__table *t, unsigned long live)
 {
-	unsigned long target = t->min_buckets;
+	unsigned long target = t->min_buckets, slots;
+	struct front *f = atomic_load(&t->front);
 
 	if (!lfr__table_wants_resize(t, live))
 		return;
+	for (slots = f->mask + 1; slots < live && slots < FRONT_MAX;)
+		slots <<= 1;
+	/* a failed allocation leaves the old array: lookups miss more */
+	if (slots > f->mask + 1)
+		front_grow(t, slots);
 	while (target < live && target < LFR__MAX_BUCKETS)
 		target <<= 1;
+	if (target == lfr__table_buckets(t))
+		return;
 	/* waits for grace periods: only ever on the maintainer */
 	cds_lfht_resize(t->ht, target);
 	atomic_store_explicit(&t->buckets, target, memory_order_relaxed);
@@ -345,149 +1110,234 @@ static void resize_to_fit(struct lfr__table *t, unsigned long live)
 
 void lfr__table_request_resize(struct lfr__table *t, unsigned long live)
 {
-	if (atomic_exchange(&t->resize_live, live + 1) == 0 &&
-	    atomic_exchange(&t->idle, false))
-		kick(t);
+	if (atomic_exchange(&t->resize_live, live + 1) == 0)
+		wake_maintainer(t);
 }
+
+/* ---- the calls --------------------------------------------------------- */
 
 int lfr__table_insert(struct lfr__table *t, lfr_id id, int fd)
 {
-	struct lfr__entry *e = lfr__alloc(LFR__CACHELINE, LFR__CACHELINE);
+	struct lfr__tls *tls = get_tls(t);
+	struct lfr__entry *e;
 	struct cds_lfht_node *got;
+	struct block *done;
 
-	if (!e)
+	if (!tls)
 		return -ENOMEM;
+	lfr__read_lock();
+	tls_own(tls);
+	/* the rollback of a failed register retires this entry: room first */
+	if (reserve(tls) || !(e = entry_get(tls))) {
+		lfr__read_unlock();
+		return -ENOMEM;
+	}
+	done = take_done(t, tls);
 	cds_lfht_node_init(&e->node);
 	e->id = id;
 	e->fd = fd;
+	e->inline_waker.vtable = NULL;
+	e->inline_waker.data = NULL;
 	atomic_init(&e->waker, NULL);
 	atomic_init(&e->ready, 0);
+	atomic_init(&e->state, 0);
 
-	lfr__read_lock();
 	/* add_unique issues full barriers around its commit: the entry is
 	 * published before the caller's epoll_ctl(ADD). */
 	TSAN_RELEASE(&e->node);
 	got = cds_lfht_add_unique(t->ht, hash_id(id), match_id, &id, &e->node);
-	lfr__read_unlock();
 	if (got != &e->node) {
-		free(e);
+		/* never visible: straight back to the cache */
+		entry_put(tls, e);
+		lfr__read_unlock();
+		settle(t, tls, done);
 		return -EEXIST;
 	}
+	/* a slot held by a live registration stays with it: long-lived
+	 * registrations keep their fast path under churn */
+	front_claim(t, e);
+	atomic_fetch_or(&e->state, ENTRY_PUBLISHED);
+	lfr__read_unlock();
+	settle(t, tls, done);
 	return 0;
 }
 
-/* read-side; 0 if this caller removed it */
-static int remove_entry(struct lfr__table *t, struct lfr__entry *e)
+/* read-side, owned, reserved; 0 if this caller removed it */
+static int remove_entry(struct lfr__table *t, struct lfr__tls *tls,
+			struct lfr__entry *e)
 {
 	if (cds_lfht_del(t->ht, &e->node) != 0)
 		return -ENOENT; /* another remover won */
-	retire(t, &e->retired, free_entry);
+	atomic_fetch_or(&e->state, ENTRY_REMOVED);
+	front_clear(t, e);
+	retire(t, tls, &tag_entry, e);
 	return 0;
+}
+
+static bool published(struct lfr__entry *e)
+{
+	return atomic_load(&e->state) & ENTRY_PUBLISHED;
 }
 
 int lfr__table_remove_fd(struct lfr__table *t, lfr_id id, int fd,
 			 int (*unwatch)(void *ctx, int fd), void *ctx,
 			 int *unwatched)
 {
+	struct lfr__tls *tls = get_tls(t);
 	struct lfr__entry *e;
+	struct block *done = NULL;
 	int ret;
 
+	if (!tls)
+		return -ENOMEM;
 	lfr__read_lock();
+	tls_own(tls);
 	e = lookup(t, id);
-	if (!e) {
+	if (!e || !published(e)) {
 		ret = -ENOENT;
 	} else if (e->fd != fd) {
 		ret = -EINVAL;
+	} else if (reserve(tls)) {
+		ret = -ENOMEM;
 	} else {
 		/* a short system call inside the section: it only delays
 		 * grace periods, and saves a second lookup */
 		*unwatched = unwatch(ctx, fd);
-		ret = remove_entry(t, e);
+		ret = remove_entry(t, tls, e);
+		done = take_done(t, tls);
 	}
 	lfr__read_unlock();
+	settle(t, tls, done);
 	return ret;
 }
 
 int lfr__table_remove(struct lfr__table *t, lfr_id id)
 {
+	struct lfr__tls *tls = get_tls(t);
 	struct lfr__entry *e;
+	struct block *done = NULL;
 	int ret = -ENOENT;
 
+	if (!tls)
+		return -ENOMEM;
 	lfr__read_lock();
+	tls_own(tls);
 	e = lookup(t, id);
-	if (e)
-		ret = remove_entry(t, e);
+	if (e && published(e)) {
+		ret = reserve(tls);
+		if (!ret)
+			ret = remove_entry(t, tls, e);
+		done = take_done(t, tls);
+	}
 	lfr__read_unlock();
+	settle(t, tls, done);
 	return ret;
 }
 
-unsigned long lfr__table_drain(struct lfr__table *t)
+/* destroy only, with the maintainer stopped */
+static unsigned long drain(struct lfr__table *t)
 {
 	struct cds_lfht_iter iter;
 	struct lfr__entry *e;
 	unsigned long n = 0;
 
+	/* no poller and no caller is left (see the header): an entry can be
+	 * dropped as soon as it is out; its memory is a slab's, freed with
+	 * the table */
 	lfr__read_lock();
 	cds_lfht_for_each_entry(t->ht, &iter, e, node) {
+		struct item it = { &tag_entry, e };
+
 		TSAN_ACQUIRE(&e->node);
-		if (remove_entry(t, e) == 0)
-			n++;
+		if (cds_lfht_del(t->ht, &e->node) != 0)
+			continue;
+		atomic_fetch_or(&e->state, ENTRY_REMOVED);
+		front_clear(t, e);
+		drop_item(t->maint, &it);
+		n++;
 	}
 	lfr__read_unlock();
 	return n;
 }
 
-/* read-side: hand recorded readiness to box, once */
-static bool consume_ready(struct lfr__entry *e, struct lfr__box *box)
+/* read-side: hand recorded readiness to w, once */
+static bool consume_ready(struct lfr__entry *e, struct lfr_waker *w)
 {
 	if (atomic_exchange_explicit(&e->ready, 0, memory_order_seq_cst) == 0)
 		return false;
-	lfr_waker_wake_by_ref(&box->waker);
+	w->vtable->wake_by_ref(w->data);
 	return true;
 }
 
 int lfr__table_set_waker(struct lfr__table *t, const struct lfr_waker *waker,
 			 lfr_id id, bool *woke)
 {
+	struct lfr__tls *tls;
 	struct lfr__entry *e;
-	struct lfr__box *cur, *box;
+	struct lfr_waker *cur, *w;
+	struct block *done;
 	int ret = 0;
 
 	*woke = false;
 	lfr__read_lock();
 	e = lookup(t, id);
 	if (!e) {
-		ret = -ENOENT;
-		goto out;
+		lfr__read_unlock();
+		return -ENOENT;
 	}
 	/* The common re-arm: the stored waker already wakes the same task.
 	 * Nothing is written, so the entry's line stays shared with the
 	 * pollers.  No readiness can be pending here: it is only recorded
 	 * while no waker is stored, and consumed by whoever stored one. */
 	cur = atomic_load_explicit(&e->waker, memory_order_acquire);
-	if (cur && lfr_waker_will_wake(&cur->waker, waker))
-		goto out;
+	if (cur && cur->vtable == waker->vtable && cur->data == waker->data) {
+		lfr__read_unlock();
+		return 0;
+	}
 
-	box = lfr__alloc(alignof(struct lfr__box), sizeof(*box));
-	if (!box) {
+	tls = get_tls(t);
+	if (!tls) {
+		lfr__read_unlock();
+		return -ENOMEM;
+	}
+	tls_own(tls);
+	done = take_done(t, tls);
+	if (reserve(tls)) {
 		ret = -ENOMEM;
 		goto out;
 	}
-	box->waker = lfr_waker_clone(waker);
-	if (!box->waker.vtable) {
-		free(box);
+	/* the first waker goes in the entry's own slot, once */
+	if (!(atomic_load_explicit(&e->state, memory_order_relaxed) &
+	      ENTRY_INLINE_USED) &&
+	    !(atomic_fetch_or(&e->state, ENTRY_INLINE_USED) &
+	      ENTRY_INLINE_USED)) {
+		w = &e->inline_waker;
+	} else {
+		w = (struct lfr_waker *)box_get(tls);
+		if (!w) {
+			ret = -ENOMEM;
+			goto out;
+		}
+	}
+	*w = lfr_waker_clone(waker);
+	if (!w->vtable) {
+		if (w != &e->inline_waker)
+			box_put(tls, (union box *)w);
 		ret = -ENOMEM;
 		goto out;
 	}
-	cur = atomic_exchange_explicit(&e->waker, box, memory_order_seq_cst);
-	if (cur)
-		retire(t, &cur->retired, free_box);
+	cur = atomic_exchange_explicit(&e->waker, w, memory_order_seq_cst);
+	if (cur == &e->inline_waker)
+		retire(t, tls, cur->vtable, cur->data);
+	else if (cur)
+		retire(t, tls, &tag_box, cur);
 	/* the check half of publish-then-check; a plain load first keeps the
 	 * exchange (a write) off the path where nothing was recorded */
 	if (atomic_load_explicit(&e->ready, memory_order_seq_cst) != 0)
-		*woke = consume_ready(e, box);
+		*woke = consume_ready(e, w);
 out:
 	lfr__read_unlock();
+	settle(t, tls, done);
 	return ret;
 }
 
@@ -495,21 +1345,21 @@ enum lfr__dispatch lfr__table_dispatch(struct lfr__table *t, lfr_id id,
 				       unsigned ready)
 {
 	struct lfr__entry *e = lookup(t, id);
-	struct lfr__box *box;
+	struct lfr_waker *w;
 
 	if (!e)
 		return LFR__DISPATCH_STALE;
 	LFR__HOOK(dispatch_found, id);
-	box = atomic_load_explicit(&e->waker, memory_order_acquire);
-	if (box) {
-		lfr_waker_wake_by_ref(&box->waker);
+	w = atomic_load_explicit(&e->waker, memory_order_acquire);
+	if (w) {
+		w->vtable->wake_by_ref(w->data);
 		return LFR__DISPATCH_WOKE;
 	}
 	LFR__HOOK(dispatch_no_waker, id);
 	/* record-then-load: pairs with set_waker's publish-then-check */
 	atomic_fetch_or_explicit(&e->ready, ready, memory_order_seq_cst);
-	box = atomic_load_explicit(&e->waker, memory_order_seq_cst);
-	if (box && consume_ready(e, box))
+	w = atomic_load_explicit(&e->waker, memory_order_seq_cst);
+	if (w && consume_ready(e, w))
 		return LFR__DISPATCH_RECORDED_WOKE;
 	return LFR__DISPATCH_RECORDED;
 }

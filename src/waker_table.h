@@ -30,8 +30,9 @@ void lfr__read_unlock(void);
  * which is kept for the table's life (resize helper threads use it). */
 int lfr__table_new(unsigned long initial_buckets, pthread_attr_t *attr,
 		   struct lfr__table **out);
-/* after lfr__table_drain(), with no other caller left; outside any
- * read-side section.  Stops the maintainer and frees what is retired. */
+/* with no other caller and no poller left; outside any read-side section.
+ * Stops the maintainer, removes every entry, drops every waker, frees
+ * what is retired and the table. */
 int lfr__table_destroy(struct lfr__table *t);
 
 /* current bucket count, and whether live entries call for another */
@@ -48,8 +49,6 @@ int lfr__table_remove(struct lfr__table *t, lfr_id id);
 int lfr__table_remove_fd(struct lfr__table *t, lfr_id id, int fd,
 			 int (*unwatch)(void *ctx, int fd), void *ctx,
 			 int *unwatched);
-/* removes every entry; returns how many */
-unsigned long lfr__table_drain(struct lfr__table *t);
 
 /* *woke is set when a recorded event was handed to the new waker */
 int lfr__table_set_waker(struct lfr__table *t, const struct lfr_waker *waker,

@@ -237,23 +237,32 @@ Test(errors, failed_clone_is_enomem_and_keeps_the_old_waker)
 
 Test(errors, failed_allocations_are_enomem_and_leave_nothing)
 {
-	static struct counting_waker cw;
-	struct lfr_waker w;
+	static struct counting_waker cw, cw2;
+	struct lfr_waker w, w2;
 	struct lfr_reactor *other = NULL;
 	lfr_id id = lfr_reactor_next_id(r);
 
 	cw_init(&cw);
+	cw_init(&cw2);
 	w = cw_waker(&cw);
-	lfr__hooks.fail_alloc_after = 0; /* the entry */
+	w2 = cw_waker(&cw2);
+	/* this thread's first entry: its state on this table and a slab */
+	lfr__hooks.fail_alloc_after = 0;
 	cr_assert_eq(lfr_reactor_register(r, p[0], LFR_READABLE, id), -ENOMEM);
 	lfr__hooks.fail_alloc_after = -1;
 	cr_assert_eq(lfr_reactor_set_waker(r, &w, id), -ENOENT);
 
 	cr_assert_eq(lfr_reactor_register(r, p[0], LFR_READABLE, id), 0);
-	lfr__hooks.fail_alloc_after = 0; /* the waker box */
-	cr_assert_eq(lfr_reactor_set_waker(r, &w, id), -ENOMEM);
+	/* the first waker lives in the entry: no allocation to fail */
+	lfr__hooks.fail_alloc_after = 0;
+	cr_assert_eq(lfr_reactor_set_waker(r, &w, id), 0);
+	/* another waker needs a box */
+	cr_assert_eq(lfr_reactor_set_waker(r, &w2, id), -ENOMEM);
 	lfr__hooks.fail_alloc_after = -1;
-	cr_assert_eq(atomic_load(&cw.clones), 0, "no clone left behind");
+	cr_assert_eq(atomic_load(&cw2.clones), 0, "no clone left behind");
+	fire(p[1]);
+	cr_assert(WAIT_FOR(cw_wakes(&cw) == 1, 5000), "the old waker stays");
+	drain(p[0]);
 
 	for (long n = 0; n < 4; n++) { /* reactor, pollers, events, table */
 		lfr__hooks.fail_alloc_after = n;

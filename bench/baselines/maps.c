@@ -365,7 +365,6 @@ static void *lfr_create(unsigned long capacity)
 
 static void lfr_destroy(void *t)
 {
-	lfr__table_drain(t);
 	lfr__table_destroy(t);
 }
 
