@@ -3,13 +3,14 @@
 # variant is caught: a model that cannot fail proves nothing.
 #   model/wake_protocol.pml  set_waker against dispatch, retire, reuse
 #   model/park.pml           the executor's park permit (src/park.h)
+#   model/front.pml          the waker table's front array and its growth
 #   model/check.sh           (spin and a C compiler on PATH)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
-cp "$here/wake_protocol.pml" "$here/park.pml" .
+cp "$here/wake_protocol.pml" "$here/park.pml" "$here/front.pml" .
 
 # verify MODEL [-DVARIANT]: prints the error count spin's verifier found
 verify() {
@@ -51,4 +52,5 @@ check() {
 fail=0
 check wake_protocol.pml NO_RECHECK NO_READY FREE_NOW REUSE_KEY
 check park.pml SPLIT_PARK SPLIT_UNPARK
+check front.pml NO_CLEAN CLEAR_FIRST NO_PUBLISHED
 exit $fail

@@ -52,6 +52,11 @@
  * growing further (unless it is inside a read-side section, where waiting
  * would deadlock).
  *
+ * Those drops run the wakers' drop functions inside the thread's later
+ * set_waker, register and deregister calls (reactor.h says so).  On a
+ * maintainer thread a call never waits for a grace period: only that
+ * thread could end it.
+ *
  * A thread that stops retiring would keep its last items forever; the
  * maintainer takes them.  An owner touches its blocks only inside a
  * read-side section, after tls_own().  The maintainer marks an idle
@@ -61,20 +66,24 @@
  * active again) or waits the few instructions the taking lasts.  Taken
  * items wait for one more grace period on the maintainer's own list (they
  * may have been unlinked during the first).  A thread that exits, or
- * forgets a table to make room in its small cache of tables, leaves its
- * state to the maintainer the same way, without a race: it is gone.
+ * forgets a table to make room in its cache of four tables, leaves its
+ * state to the maintainer: it marks it orphan and never touches it again.
+ * A state in use by a call still running on the thread (a waker or a drop
+ * may call into other reactors) is never the one forgotten; if all four
+ * are in use, the new one serves its call alone and is forgotten after.
  *
  * front, the other writer.  Only the maintainer grows the array, and only
  * the maintainer runs the grace periods that items wait for.  It puts the
  * live entries of the lfht in a new array, publishes it, then clears every
  * entry marked removed meanwhile (a remover clears the array it saw, which
  * may be the old one), all inside one read-side section and before its next
- * grace period starts.  A remover marks the entry removed, then loads the
- * current array and clears its slot; the maintainer stores the slot,
+ * grace period starts.  A remover marks the entry removed (the mark is
+ * also its claim: one remover per entry, before the fd leaves epoll),
+ * then loads the current array and clears its slot; the maintainer stores the slot,
  * publishes, then checks the mark: one of the two sees the other.  So no
  * array that a reader starting after an item's grace period can see still
  * points to it.  Register publishes an entry's slot before it sets
- * ENTRY_PUBLISHED, and deregister refuses (-ENOENT) an entry not yet
+ * published, and deregister refuses (-ENOENT) an entry not yet
  * published, so no slot is ever written after its entry was retired.
  *
  * Everything a lookup returns is used inside the read-side section that
@@ -143,9 +152,8 @@ void __tsan_release(void *addr);
 static char grace_token __attribute__((unused));
 
 enum {
-	ENTRY_PUBLISHED = 1u,   /* in the lfht and its front slot */
-	ENTRY_INLINE_USED = 2u, /* the inline waker slot was claimed */
-	ENTRY_REMOVED = 4u,     /* deleted from the lfht */
+	ENTRY_INLINE_USED = 1u, /* the inline waker slot was claimed */
+	ENTRY_REMOVED = 2u,     /* deleted from the lfht */
 };
 
 struct lfr__entry {
@@ -156,6 +164,7 @@ struct lfr__entry {
 	atomic_uint ready;
 	atomic_uint state;
 	int fd;
+	atomic_bool published; /* register is done with its front slot */
 };
 _Static_assert(sizeof(struct lfr__entry) <= LFR__CACHELINE,
 	       "an entry fits one cache line");
@@ -196,6 +205,9 @@ struct lfr__tls {
 	atomic_int refs;         /* the table's and the owning thread's */
 	atomic_int steal;
 	atomic_bool orphan;      /* the owner let go of it */
+	atomic_bool dead;        /* its table was destroyed */
+	unsigned depth;          /* owner's calls on the table now running */
+	bool cached;             /* in one of the owner's tl_slots */
 	atomic_ulong activity;   /* retirements so far */
 	atomic_ulong pending;    /* items in open and closed blocks */
 	atomic_ulong closed;     /* closed blocks */
@@ -222,6 +234,7 @@ struct front {
 struct lfr__table {
 	struct cds_lfht *ht;
 	_Atomic(struct front *) front;
+	atomic_ulong front_slots;  /* its size, readable outside a section */
 	uint64_t gen;              /* unique per table: the threads' cache key */
 	unsigned long min_buckets;
 	atomic_ulong buckets;      /* written by the maintainer only */
@@ -330,6 +343,16 @@ static _Atomic(struct lfr__entry *) *front_slot(struct lfr__table *t,
 	return &f->slot[id & f->mask];
 }
 
+/* the same, the array loaded seq_cst: after the removal mark, pairing
+ * with front_grow's publish-then-check */
+static _Atomic(struct lfr__entry *) *front_slot_sc(struct lfr__table *t,
+						    lfr_id id)
+{
+	struct front *f = atomic_load(&t->front);
+
+	return &f->slot[id & f->mask];
+}
+
 /* read-side */
 static struct lfr__entry *lookup(struct lfr__table *t, lfr_id id)
 {
@@ -347,14 +370,15 @@ static struct lfr__entry *lookup(struct lfr__table *t, lfr_id id)
 	return node ? caa_container_of(node, struct lfr__entry, node) : NULL;
 }
 
-/* read-side: e's slot, if nobody holds it */
+/* read-side: e's slot, if nobody holds it.  Racing writers of the slot
+ * may overwrite each other (no atomic instruction here): that only sends
+ * the loser's lookups to the lfht, since removers clear with a CAS. */
 static void front_claim(struct lfr__table *t, struct lfr__entry *e)
 {
-	struct lfr__entry *expected = NULL;
+	_Atomic(struct lfr__entry *) *slot = front_slot(t, e->id);
 
-	atomic_compare_exchange_strong_explicit(front_slot(t, e->id), &expected,
-						e, memory_order_release,
-						memory_order_relaxed);
+	if (!atomic_load_explicit(slot, memory_order_relaxed))
+		atomic_store_explicit(slot, e, memory_order_release);
 }
 
 /* read-side: after e was marked removed */
@@ -362,7 +386,7 @@ static void front_clear(struct lfr__table *t, struct lfr__entry *e)
 {
 	struct lfr__entry *expected = e;
 
-	atomic_compare_exchange_strong(front_slot(t, e->id), &expected, NULL);
+	atomic_compare_exchange_strong(front_slot_sc(t, e->id), &expected, NULL);
 }
 
 /* maintainer only: see "front, the other writer" */
@@ -389,6 +413,7 @@ static int front_grow(struct lfr__table *t, unsigned long slots)
 				&nf->slot[e->id & nf->mask], &expected, e);
 	}
 	atomic_store(&t->front, nf);
+	atomic_store_explicit(&t->front_slots, slots, memory_order_relaxed);
 	for (i = 0; i <= nf->mask; i++) {
 		e = atomic_load(&nf->slot[i]);
 		if (e && removed(e))
@@ -396,6 +421,7 @@ static int front_grow(struct lfr__table *t, unsigned long slots)
 	}
 	lfr__read_unlock();
 	urcu_bp_synchronize_rcu();
+	TSAN_ACQUIRE(&grace_token);
 	free(of);
 	return 0;
 }
@@ -427,6 +453,10 @@ static void tls_forget(struct lfr__tls *tls)
 	tls_unref(tls);
 }
 
+/* set on the maintainer threads: a waker dropped there may call in, and
+ * must never wait for a grace period only that thread can run */
+static _Thread_local bool tl_maintainer;
+
 static void tl_exit(void *arg)
 {
 	unsigned i;
@@ -447,6 +477,25 @@ static void tl_make_key(void)
 static struct block *block_new(void)
 {
 	return lfr__alloc(alignof(struct block), sizeof(struct block));
+}
+
+/* A slot to (re)use: one whose table is gone, else one not in use by a
+ * call running on this thread (a waker or a drop may call into other
+ * reactors from inside a call), round robin; NULL if all four are busy. */
+static struct tl_slot *tl_victim_slot(void)
+{
+	unsigned i;
+
+	for (i = 0; i < TL_SLOTS; i++)
+		if (!tl_slots[i].gen || atomic_load(&tl_slots[i].tls->dead))
+			return &tl_slots[i];
+	for (i = 0; i < TL_SLOTS; i++) {
+		struct tl_slot *slot = &tl_slots[tl_victim++ % TL_SLOTS];
+
+		if (!slot->tls->depth)
+			return slot;
+	}
+	return NULL;
 }
 
 static struct lfr__tls *tls_attach(struct lfr__table *t)
@@ -471,26 +520,44 @@ static struct lfr__tls *tls_attach(struct lfr__table *t)
 	}
 	tls->spare->next = NULL;
 	tls->nspare = 1;
-	slot = &tl_slots[tl_victim++ % TL_SLOTS];
-	if (slot->gen)
-		tls_forget(slot->tls);
 	pthread_mutex_lock(&t->lock);
 	tls->next = t->tls_list;
 	t->tls_list = tls;
 	pthread_mutex_unlock(&t->lock);
-	slot->gen = t->gen;
-	slot->tls = tls;
+	slot = tl_victim_slot();
+	if (slot) {
+		if (slot->gen)
+			tls_forget(slot->tls);
+		slot->gen = t->gen;
+		slot->tls = tls;
+		tls->cached = true;
+	}
 	return tls;
 }
 
-static struct lfr__tls *get_tls(struct lfr__table *t)
+/* this thread's state on t, for one call: pair with tls_leave() */
+static struct lfr__tls *tls_enter(struct lfr__table *t)
 {
+	struct lfr__tls *tls = NULL;
 	unsigned i;
 
 	for (i = 0; i < TL_SLOTS; i++)
-		if (tl_slots[i].gen == t->gen)
-			return tl_slots[i].tls;
-	return tls_attach(t);
+		if (tl_slots[i].gen == t->gen) {
+			tls = tl_slots[i].tls;
+			break;
+		}
+	if (!tls)
+		tls = tls_attach(t);
+	if (tls)
+		tls->depth++;
+	return tls;
+}
+
+static void tls_leave(struct lfr__tls *tls)
+{
+	/* a state no slot could hold served this call only */
+	if (--tls->depth == 0 && !tls->cached)
+		tls_forget(tls);
 }
 
 /* read-side: before the owner touches its blocks */
@@ -769,7 +836,8 @@ static void settle(struct lfr__table *t, struct lfr__tls *tls, struct block *don
 
 	if (done)
 		drop_blocks(tls, done);
-	if (counter(&tls->closed) < MAX_CLOSED_BLOCKS || urcu_bp_read_ongoing())
+	if (counter(&tls->closed) < MAX_CLOSED_BLOCKS || urcu_bp_read_ongoing() ||
+	    tl_maintainer)
 		return;
 	/* back-pressure: the oldest block's cookie, read while owning */
 	lfr__read_lock();
@@ -933,6 +1001,7 @@ static void *maintainer_main(void *arg)
 	struct lfr__tls *m = t->maint;
 	bool busy = false;
 
+	tl_maintainer = true;
 	for (;;) {
 		struct pollfd pfd = { .fd = t->kickfd, .events = POLLIN };
 		unsigned long live;
@@ -952,7 +1021,9 @@ static void *maintainer_main(void *arg)
 			timeout = STEAL_AFTER_MS;
 		else
 			scan_threads(t, mono_ns(), false, &busy);
-		if (busy && timeout < 0)
+		if (m->oldest) /* the scan may have adopted an orphan's */
+			timeout = 0;
+		else if (busy && timeout < 0)
 			timeout = STEAL_AFTER_MS;
 		if (timeout != 0 && poll(&pfd, 1, timeout) > 0 &&
 		    read(t->kickfd, &v, sizeof(v)) < 0)
@@ -996,6 +1067,7 @@ int lfr__table_new(unsigned long initial_buckets, pthread_attr_t *attr,
 	t->front = front_new(size);
 	if (!t->front)
 		goto fail;
+	atomic_init(&t->front_slots, size);
 	t->maint = lfr__alloc(LFR__CACHELINE, sizeof(*t->maint));
 	if (!t->maint)
 		goto fail;
@@ -1031,12 +1103,13 @@ fail:
 	return ret;
 }
 
-static unsigned long drain(struct lfr__table *t);
+static void drain(struct lfr__table *t);
 
 int lfr__table_destroy(struct lfr__table *t)
 {
 	struct lfr__tls *tls;
 	struct slab *s;
+	unsigned i;
 	int ret;
 
 	atomic_store(&t->stopping, true);
@@ -1047,10 +1120,18 @@ int lfr__table_destroy(struct lfr__table *t)
 	 * reader there ever was */
 	urcu_bp_synchronize_rcu();
 	TSAN_ACQUIRE(&grace_token);
+	/* this thread's slot: the state would outlive the table otherwise
+	 * (exit() runs no thread-exit destructor on the main thread) */
+	for (i = 0; i < TL_SLOTS; i++)
+		if (tl_slots[i].gen == t->gen) {
+			tl_slots[i].gen = 0;
+			tls_unref(tl_slots[i].tls);
+		}
 	/* the other threads' states: they make no call on this table any
 	 * more, and a thread's exit only flips orphan and drops a reference */
 	while ((tls = t->tls_list)) {
 		t->tls_list = tls->next;
+		atomic_store(&tls->dead, true);
 		drop_blocks(t->maint, tls_take_blocks(tls));
 		tls_release_caches(tls);
 		tls_unref(tls);
@@ -1080,24 +1161,25 @@ unsigned long lfr__table_buckets(struct lfr__table *t)
 bool lfr__table_wants_resize(struct lfr__table *t, unsigned long live)
 {
 	unsigned long size = lfr__table_buckets(t);
-	struct front *f = atomic_load_explicit(&t->front, memory_order_relaxed);
+	unsigned long slots = atomic_load_explicit(&t->front_slots,
+						   memory_order_relaxed);
 
 	return (live > 2 * size && size < LFR__MAX_BUCKETS) ||
 	       (live < size / 8 && size > t->min_buckets) ||
-	       (live > f->mask + 1 && f->mask + 1 < FRONT_MAX);
+	       (live > slots && slots < FRONT_MAX);
 }
 
 static void resize_to_fit(struct lfr__table *t, unsigned long live)
 {
-	unsigned long target = t->min_buckets, slots;
-	struct front *f = atomic_load(&t->front);
+	unsigned long target = t->min_buckets, slots, have;
 
 	if (!lfr__table_wants_resize(t, live))
 		return;
-	for (slots = f->mask + 1; slots < live && slots < FRONT_MAX;)
+	have = atomic_load_explicit(&t->front_slots, memory_order_relaxed);
+	for (slots = have; slots < live && slots < FRONT_MAX;)
 		slots <<= 1;
 	/* a failed allocation leaves the old array: lookups miss more */
-	if (slots > f->mask + 1)
+	if (slots > have)
 		front_grow(t, slots);
 	while (target < live && target < LFR__MAX_BUCKETS)
 		target <<= 1;
@@ -1118,10 +1200,11 @@ void lfr__table_request_resize(struct lfr__table *t, unsigned long live)
 
 int lfr__table_insert(struct lfr__table *t, lfr_id id, int fd)
 {
-	struct lfr__tls *tls = get_tls(t);
+	struct lfr__tls *tls = tls_enter(t);
 	struct lfr__entry *e;
 	struct cds_lfht_node *got;
-	struct block *done;
+	struct block *done = NULL;
+	int ret = 0;
 
 	if (!tls)
 		return -ENOMEM;
@@ -1129,8 +1212,8 @@ int lfr__table_insert(struct lfr__table *t, lfr_id id, int fd)
 	tls_own(tls);
 	/* the rollback of a failed register retires this entry: room first */
 	if (reserve(tls) || !(e = entry_get(tls))) {
-		lfr__read_unlock();
-		return -ENOMEM;
+		ret = -ENOMEM;
+		goto out;
 	}
 	done = take_done(t, tls);
 	cds_lfht_node_init(&e->node);
@@ -1141,6 +1224,7 @@ int lfr__table_insert(struct lfr__table *t, lfr_id id, int fd)
 	atomic_init(&e->waker, NULL);
 	atomic_init(&e->ready, 0);
 	atomic_init(&e->state, 0);
+	atomic_init(&e->published, false);
 
 	/* add_unique issues full barriers around its commit: the entry is
 	 * published before the caller's epoll_ctl(ADD). */
@@ -1149,44 +1233,51 @@ int lfr__table_insert(struct lfr__table *t, lfr_id id, int fd)
 	if (got != &e->node) {
 		/* never visible: straight back to the cache */
 		entry_put(tls, e);
-		lfr__read_unlock();
-		settle(t, tls, done);
-		return -EEXIST;
+		ret = -EEXIST;
+		goto out;
 	}
 	/* a slot held by a live registration stays with it: long-lived
 	 * registrations keep their fast path under churn */
 	front_claim(t, e);
-	atomic_fetch_or(&e->state, ENTRY_PUBLISHED);
+	atomic_store_explicit(&e->published, true, memory_order_release);
+out:
 	lfr__read_unlock();
 	settle(t, tls, done);
-	return 0;
-}
-
-/* read-side, owned, reserved; 0 if this caller removed it */
-static int remove_entry(struct lfr__table *t, struct lfr__tls *tls,
-			struct lfr__entry *e)
-{
-	if (cds_lfht_del(t->ht, &e->node) != 0)
-		return -ENOENT; /* another remover won */
-	atomic_fetch_or(&e->state, ENTRY_REMOVED);
-	front_clear(t, e);
-	retire(t, tls, &tag_entry, e);
-	return 0;
+	tls_leave(tls);
+	return ret;
 }
 
 static bool published(struct lfr__entry *e)
 {
-	return atomic_load(&e->state) & ENTRY_PUBLISHED;
+	return atomic_load_explicit(&e->published, memory_order_acquire);
+}
+
+/* read-side: the one remover of e is whoever marks it removed first; a
+ * registration still in progress is not there yet */
+static bool claim_removal(struct lfr__entry *e)
+{
+	return published(e) &&
+	       !(atomic_fetch_or(&e->state, ENTRY_REMOVED) & ENTRY_REMOVED);
+}
+
+/* read-side, owned, reserved, claimed: out of the lfht and the front
+ * array, into this thread's block */
+static void remove_entry(struct lfr__table *t, struct lfr__tls *tls,
+			 struct lfr__entry *e)
+{
+	cds_lfht_del(t->ht, &e->node); /* the claim makes it ours to del */
+	front_clear(t, e);
+	retire(t, tls, &tag_entry, e);
 }
 
 int lfr__table_remove_fd(struct lfr__table *t, lfr_id id, int fd,
 			 int (*unwatch)(void *ctx, int fd), void *ctx,
 			 int *unwatched)
 {
-	struct lfr__tls *tls = get_tls(t);
+	struct lfr__tls *tls = tls_enter(t);
 	struct lfr__entry *e;
 	struct block *done = NULL;
-	int ret;
+	int ret = 0;
 
 	if (!tls)
 		return -ENOMEM;
@@ -1199,21 +1290,24 @@ int lfr__table_remove_fd(struct lfr__table *t, lfr_id id, int fd,
 		ret = -EINVAL;
 	} else if (reserve(tls)) {
 		ret = -ENOMEM;
+	} else if (!claim_removal(e)) {
+		ret = -ENOENT; /* another deregister has it */
 	} else {
 		/* a short system call inside the section: it only delays
 		 * grace periods, and saves a second lookup */
 		*unwatched = unwatch(ctx, fd);
-		ret = remove_entry(t, tls, e);
+		remove_entry(t, tls, e);
 		done = take_done(t, tls);
 	}
 	lfr__read_unlock();
 	settle(t, tls, done);
+	tls_leave(tls);
 	return ret;
 }
 
 int lfr__table_remove(struct lfr__table *t, lfr_id id)
 {
-	struct lfr__tls *tls = get_tls(t);
+	struct lfr__tls *tls = tls_enter(t);
 	struct lfr__entry *e;
 	struct block *done = NULL;
 	int ret = -ENOENT;
@@ -1223,41 +1317,50 @@ int lfr__table_remove(struct lfr__table *t, lfr_id id)
 	lfr__read_lock();
 	tls_own(tls);
 	e = lookup(t, id);
-	if (e && published(e)) {
+	if (e) {
 		ret = reserve(tls);
-		if (!ret)
-			ret = remove_entry(t, tls, e);
-		done = take_done(t, tls);
+		if (!ret && !claim_removal(e))
+			ret = -ENOENT;
+		if (!ret) {
+			remove_entry(t, tls, e);
+			done = take_done(t, tls);
+		}
 	}
 	lfr__read_unlock();
 	settle(t, tls, done);
+	tls_leave(tls);
 	return ret;
 }
 
-/* destroy only, with the maintainer stopped */
-static unsigned long drain(struct lfr__table *t)
+/* destroy only, with the maintainer stopped and no poller or caller left:
+ * an entry can be dropped as soon as it is out (its memory is a slab's,
+ * freed with the table).  Wakers are dropped outside read-side sections,
+ * a batch at a time. */
+static void drain(struct lfr__table *t)
 {
 	struct cds_lfht_iter iter;
-	struct lfr__entry *e;
-	unsigned long n = 0;
+	struct lfr__entry *e, *batch[64];
+	unsigned n, i;
 
-	/* no poller and no caller is left (see the header): an entry can be
-	 * dropped as soon as it is out; its memory is a slab's, freed with
-	 * the table */
-	lfr__read_lock();
-	cds_lfht_for_each_entry(t->ht, &iter, e, node) {
-		struct item it = { &tag_entry, e };
+	do {
+		n = 0;
+		lfr__read_lock();
+		cds_lfht_for_each_entry(t->ht, &iter, e, node) {
+			TSAN_ACQUIRE(&e->node);
+			atomic_fetch_or(&e->state, ENTRY_REMOVED);
+			cds_lfht_del(t->ht, &e->node);
+			front_clear(t, e);
+			batch[n++] = e;
+			if (n == 64)
+				break;
+		}
+		lfr__read_unlock();
+		for (i = 0; i < n; i++) {
+			struct item it = { &tag_entry, batch[i] };
 
-		TSAN_ACQUIRE(&e->node);
-		if (cds_lfht_del(t->ht, &e->node) != 0)
-			continue;
-		atomic_fetch_or(&e->state, ENTRY_REMOVED);
-		front_clear(t, e);
-		drop_item(t->maint, &it);
-		n++;
-	}
-	lfr__read_unlock();
-	return n;
+			drop_item(t->maint, &it);
+		}
+	} while (n);
 }
 
 /* read-side: hand recorded readiness to w, once */
@@ -1295,7 +1398,7 @@ int lfr__table_set_waker(struct lfr__table *t, const struct lfr_waker *waker,
 		return 0;
 	}
 
-	tls = get_tls(t);
+	tls = tls_enter(t);
 	if (!tls) {
 		lfr__read_unlock();
 		return -ENOMEM;
@@ -1319,7 +1422,7 @@ int lfr__table_set_waker(struct lfr__table *t, const struct lfr_waker *waker,
 			goto out;
 		}
 	}
-	*w = lfr_waker_clone(waker);
+	*w = waker->vtable->clone(waker->data); /* checked by the reactor */
 	if (!w->vtable) {
 		if (w != &e->inline_waker)
 			box_put(tls, (union box *)w);
@@ -1338,6 +1441,7 @@ int lfr__table_set_waker(struct lfr__table *t, const struct lfr_waker *waker,
 out:
 	lfr__read_unlock();
 	settle(t, tls, done);
+	tls_leave(tls);
 	return ret;
 }
 

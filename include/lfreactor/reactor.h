@@ -25,10 +25,15 @@
  *    stats; never lfr_reactor_free().
  *  - The library's threads (the pollers, the table's maintainer, and
  *    liburcu's resize helpers for large tables) block all signals, so
- *    signalfd and sigwait users keep their signals.  The maintainer frees
- *    retired entries and wakers after a grace period and resizes the
- *    table; liburcu's own auto-resize worker is not used, as in 0.13 it
- *    unblocks SIGUSR1.
+ *    signalfd and sigwait users keep their signals.  The maintainer runs
+ *    the grace periods (at most one per 2 ms), resizes the table, and
+ *    drops what idle or exited threads retired; liburcu's own auto-resize
+ *    worker is not used, as in 0.13 it unblocks SIGUSR1.
+ *  - Memory a thread retires (a replaced waker, a removed registration)
+ *    waits for a grace period in that thread's own blocks; the thread drops
+ *    it on a later call, or the maintainer does once the thread has been
+ *    idle for about 10 ms or has exited.  A thread that uses more than four
+ *    reactors in turn hands the oldest one's part to its maintainer.
  *  - fork(): the pollers do not exist in a child.  A child may only exec or
  *    _exit; it must not use a reactor created by its parent.
  */
@@ -180,7 +185,10 @@ LFR_EXTERN lfr_id lfr_reactor_next_id(struct lfr_reactor *reactor);
  * library cannot always detect; it would let a stale event reach the new
  * registration.  Take a new id instead.
  * Threads: any, concurrently, including from a waker.
- * Blocks: no lock; allocates one entry; one epoll_ctl system call.
+ * Blocks: no lock in the common case: the entry comes from this thread's
+ * cache (refilled 64 at a time under a mutex, from a slab of 63 entries
+ * when none is free); may drop wakers this thread retired earlier (see
+ * the threading rules); one epoll_ctl system call.
  * Ordering: the entry is published (full barrier) before epoll_ctl(ADD).
  */
 LFR_EXTERN int lfr_reactor_register(struct lfr_reactor *reactor, int fd,
@@ -191,9 +199,12 @@ LFR_EXTERN int lfr_reactor_register(struct lfr_reactor *reactor, int fd,
  *
  * If the stored waker will_wake() the same as *waker, nothing is written:
  * no clone, no allocation, no store (the common re-arm; lock-free and
- * allocation-free).  Otherwise a clone of *waker is boxed and swapped in
- * (one malloc, one atomic exchange); the replaced waker is dropped after a
- * grace period by the table's maintainer thread.  Then, if an event was recorded
+ * allocation-free).  Otherwise a clone of *waker is stored and swapped in
+ * with one atomic exchange: the first waker of a registration in the
+ * registration's own entry, later ones in 16-byte boxes from this thread's
+ * cache (malloc only when the cache is empty).  The replaced waker is
+ * dropped after a grace period, normally by this thread on a later call
+ * (see the threading rules).  Then, if an event was recorded
  * while no waker was stored, the readiness is consumed and the new waker is
  * woken (wake_by_ref) before this call returns.
  * Returns 0 or:
@@ -203,7 +214,11 @@ LFR_EXTERN int lfr_reactor_register(struct lfr_reactor *reactor, int fd,
  *  -ESHUTDOWN  the reactor was shut down
  * Threads: any, concurrently (also on the same id: the last exchange wins),
  * including from a waker.
- * Blocks: never; takes no lock.
+ * Blocks: takes no lock; never on the re-arm.  When a different waker is
+ * stored it may drop wakers this thread retired a grace period ago (their
+ * drop runs here), and a thread with more than about 65000 retired wakers
+ * waiting waits for the next grace period (not from inside a waker: there
+ * it never waits).
  * Ordering: the new waker is published and the readiness then checked with
  * sequentially consistent operations, pairing with the poller's record-
  * then-load, so an event racing with this call always wakes someone.
@@ -224,6 +239,8 @@ LFR_EXTERN int lfr_reactor_set_waker(struct lfr_reactor *reactor,
  *           (nothing is changed)
  *  -ENOENT  id is not registered (nothing is changed)
  *  -ESHUTDOWN  the reactor was shut down (nothing is changed)
+ *  -ENOMEM  this thread's first call on this reactor could not allocate
+ *           its state (nothing is changed)
  *  -EBADF   fd was already closed: the entry is still removed and the id is
  *           gone, but the kernel may keep watching the open file if fd had
  *           duplicates.  Deregister before close.
@@ -232,7 +249,9 @@ LFR_EXTERN int lfr_reactor_set_waker(struct lfr_reactor *reactor,
  *           counted as stale and wake nobody.
  * Threads: any, concurrently, including from a waker.  If two threads
  * deregister the same id at once, one gets 0 and the other -ENOENT.
- * Blocks: never waits for a grace period; one epoll_ctl system call.
+ * Blocks: one epoll_ctl system call; takes no lock; the entry waits for a
+ * grace period in this thread's blocks, like set_waker's replaced wakers,
+ * and may wait for one under the same back-pressure.
  */
 LFR_EXTERN int lfr_reactor_deregister(struct lfr_reactor *reactor, int fd,
 				      lfr_id id);

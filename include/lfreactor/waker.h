@@ -31,8 +31,11 @@ struct lfr_waker;
  *  - the reactor calls clone from lfr_reactor_set_waker() on the caller's
  *    thread.  To report failure (out of memory), clone returns a waker whose
  *    vtable is NULL; set_waker then fails with -ENOMEM.
- *  - the reactor calls drop from its table's maintainer thread once no
- *    poller can still hold the reference, or from lfr_reactor_free().
+ *  - the reactor calls drop once no poller can still hold the reference:
+ *    on the thread that replaced or deregistered it, during a later
+ *    set_waker, register or deregister call there (possibly inside an RCU
+ *    read-side section, when that call came from a waker), on the table's
+ *    maintainer thread, or in lfr_reactor_free().
  */
 struct lfr_waker_vtable {
 	struct lfr_waker (*clone)(void *data);
