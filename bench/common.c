@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,10 +109,14 @@ struct lfr_waker task_waker(struct task *t)
 
 /* ---- options, clocks, statistics ----------------------------------------- */
 
-int ncores(void)
+int bench_nproc(void)
 {
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	cpu_set_t set;
+	long n;
 
+	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+		return CPU_COUNT(&set);
+	n = sysconf(_SC_NPROCESSORS_ONLN);
 	return n > 0 ? (int)n : 1;
 }
 
@@ -145,6 +150,127 @@ double median(double *v, int n)
 	qsort(v, (size_t)n, sizeof(*v), cmp_double);
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
+
+struct bench_spread bench_spread(const double *v, int n)
+{
+	struct bench_spread s = { 0, 0, 0 };
+	double *c;
+
+	if (n <= 0)
+		return s;
+	c = malloc(sizeof(*c) * (size_t)n);
+	if (!c)
+		abort();
+	memcpy(c, v, sizeof(*c) * (size_t)n);
+	s.med = median(c, n); /* sorts c */
+	s.min = c[0];
+	s.max = c[n - 1];
+	free(c);
+	return s;
+}
+
+/* ---- the machine ------------------------------------------------------- */
+
+static struct bench_load read_load(void)
+{
+	struct bench_load l = { false, { 0, 0, 0 } };
+	FILE *f = fopen("/proc/loadavg", "r");
+
+	if (f) {
+		l.ok = fscanf(f, "%lf %lf %lf", &l.v[0], &l.v[1], &l.v[2]) == 3;
+		fclose(f);
+	}
+	return l;
+}
+
+static void cpu_model(char *buf, size_t len)
+{
+	char line[512];
+	FILE *f = fopen("/proc/cpuinfo", "r");
+
+	snprintf(buf, len, "unknown");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char *colon = strchr(line, ':');
+
+		if (strncmp(line, "model name", 10) != 0 || !colon)
+			continue;
+		colon += 1 + (colon[1] == ' ');
+		colon[strcspn(colon, "\n")] = '\0';
+		snprintf(buf, len, "%s", colon);
+		break;
+	}
+	fclose(f);
+	for (char *c = buf; *c; c++) /* it goes into a CSV field */
+		if (*c == '"' || *c == ',')
+			*c = ' ';
+}
+
+void bench_machine_start(struct bench_machine *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->nproc = bench_nproc();
+	cpu_model(m->cpu, sizeof(m->cpu));
+	m->start = read_load();
+}
+
+void bench_machine_end(struct bench_machine *m)
+{
+	m->end = read_load();
+}
+
+static void print_load(FILE *f, const char *when, const struct bench_load *l)
+{
+	if (l->ok)
+		fprintf(f, "load average %s: %.2f %.2f %.2f\n", when, l->v[0],
+			l->v[1], l->v[2]);
+	else
+		fprintf(f, "load average %s: unavailable\n", when);
+}
+
+void bench_machine_print(FILE *f, const struct bench_machine *m)
+{
+	fprintf(f, "nproc %d, cpu: %s\n", m->nproc, m->cpu);
+	print_load(f, "at start", &m->start);
+	if (m->end.ok)
+		print_load(f, "at end", &m->end);
+}
+
+static void csv_load(FILE *f, const struct bench_load *l)
+{
+	for (int i = 0; i < 3; i++)
+		if (l->ok)
+			fprintf(f, ",%.2f", l->v[i]);
+		else
+			fputs(",", f);
+}
+
+void bench_machine_csv(FILE *f, const struct bench_machine *m)
+{
+	fprintf(f, ",%d", m->nproc);
+	csv_load(f, &m->start);
+	csv_load(f, &m->end);
+	fprintf(f, ",\"%s\"", m->cpu);
+}
+
+void bench_print_command(FILE *f, int argc, char **argv)
+{
+	fprintf(f, "command:");
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (*a && strspn(a, "abcdefghijklmnopqrstuvwxyz"
+				    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+				    "_-+=./,:@%") == strlen(a))
+			fprintf(f, " %s", a);
+		else
+			fprintf(f, " '%s'", a); /* good enough for a log line */
+	}
+	fprintf(f, "\n");
+}
+
+/* ---- latency histograms -------------------------------------------------- */
 
 static unsigned hist_index(uint64_t v)
 {
@@ -191,18 +317,95 @@ uint64_t hist_quantile(const struct hist *h, double q)
 	return 0;
 }
 
+struct hist_node {
+	struct hist h;
+	struct hist_node *next;
+};
+
+static atomic_uint_fast64_t hist_gens = 1;
+static __thread struct {
+	uint64_t gen;
+	struct hist *h;
+} my_hist;
+
+void hist_set_init(struct hist_set *s)
+{
+	pthread_mutex_init(&s->lock, NULL);
+	s->head = NULL;
+	s->gen = atomic_fetch_add(&hist_gens, 1);
+}
+
+struct hist *hist_set_mine(struct hist_set *s)
+{
+	struct hist_node *n;
+
+	/* a set at the address of a finished one has another generation */
+	if (my_hist.gen == s->gen)
+		return my_hist.h;
+	n = calloc(1, sizeof(*n));
+	if (!n)
+		abort();
+	pthread_mutex_lock(&s->lock);
+	n->next = s->head;
+	s->head = n;
+	pthread_mutex_unlock(&s->lock);
+	my_hist.gen = s->gen;
+	my_hist.h = &n->h;
+	return &n->h;
+}
+
+void hist_set_finish(struct hist_set *s, struct hist *out)
+{
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&s->lock);
+	while (s->head) {
+		struct hist_node *n = s->head;
+
+		s->head = n->next;
+		hist_merge(out, &n->h);
+		free(n);
+	}
+	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_destroy(&s->lock);
+}
+
 double ratio(double a, double b)
 {
 	return b > 0 ? a / b : 0;
 }
 
-static void usage_exit(const char *argv0, const char *usage)
+static void __attribute__((noreturn, format(printf, 3, 4)))
+usage_exit(const char *argv0, const char *usage, const char *fmt, ...)
 {
+	va_list ap;
+
+	if (fmt) {
+		fprintf(stderr, "%s: ", argv0);
+		va_start(ap, fmt);
+		vfprintf(stderr, fmt, ap);
+		va_end(ap);
+		fputc('\n', stderr);
+	}
 	fprintf(stderr,
 		"usage: %s [--threads N,N,...] [--seconds S] [--repeat R] "
 		"[--quick] [--out DIR] [--only DESIGN/WORKLOAD]\n%s",
 		argv0, usage);
 	exit(2);
+}
+
+/* a whole number in [lo, hi], or the usage */
+static long parse_int(const char *argv0, const char *usage, const char *opt,
+		      const char *v, long lo, long hi)
+{
+	char *end;
+	long x;
+
+	errno = 0;
+	x = strtol(v, &end, 10);
+	if (errno || end == v || *end || x < lo || x > hi)
+		usage_exit(argv0, usage, "%s %s: want a whole number from %ld "
+			   "to %ld", opt, v, lo, hi);
+	return x;
 }
 
 int bench_raise_fd_limit(void)
@@ -219,10 +422,33 @@ int bench_raise_fd_limit(void)
 	return l.rlim_cur > 1 << 30 ? 1 << 30 : (int)l.rlim_cur;
 }
 
+/* mkdir -p */
+static int make_dirs(const char *dir)
+{
+	char path[4096];
+	size_t n = strlen(dir);
+
+	if (n == 0 || n >= sizeof(path))
+		return -ENAMETOOLONG;
+	memcpy(path, dir, n + 1);
+	for (char *c = path + 1; *c; c++) {
+		if (*c != '/')
+			continue;
+		*c = '\0';
+		if (mkdir(path, 0755) != 0 && errno != EEXIST)
+			return -errno;
+		*c = '/';
+	}
+	if (mkdir(path, 0755) != 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
 void bench_parse(struct bench_opts *o, int argc, char **argv, bool with_zero,
 		 const char *usage)
 {
-	int i, cores = ncores();
+	int i, ret, cores = bench_nproc();
+	bool seconds_set = false, repeat_set = false;
 
 	bench_raise_fd_limit(); /* thousands of eventfds */
 
@@ -230,51 +456,76 @@ void bench_parse(struct bench_opts *o, int argc, char **argv, bool with_zero,
 	o->seconds = 1.0;
 	o->repeat = 3;
 	o->outdir = "bench/results";
+	o->argc = argc;
+	o->argv = argv;
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 
 		if (strcmp(a, "--quick") == 0) {
 			o->quick = true;
-		} else if (strcmp(a, "--threads") == 0 && v) {
+			continue;
+		}
+		if (!v)
+			usage_exit(argv[0], usage, "%s: unknown, or its value "
+				   "is missing", a);
+		if (strcmp(a, "--threads") == 0) {
 			char *s = strdup(v), *tok, *save;
 
+			if (!s)
+				abort();
 			o->nthreads = 0;
-			for (tok = strtok_r(s, ",", &save); tok && o->nthreads < 64;
+			for (tok = strtok_r(s, ",", &save); tok;
 			     tok = strtok_r(NULL, ",", &save)) {
-				int n = atoi(tok);
-
-				if (n < 0 || n > BENCH_MAX_THREADS)
-					usage_exit(argv[0], usage);
-				o->threads[o->nthreads++] = n;
+				if (o->nthreads == BENCH_MAX_POINTS)
+					usage_exit(argv[0], usage, "--threads: "
+						   "at most %d counts",
+						   BENCH_MAX_POINTS);
+				o->threads[o->nthreads++] = (int)parse_int(
+					argv[0], usage, "--threads", tok, 0,
+					BENCH_MAX_THREADS);
 			}
 			free(s);
-			i++;
-		} else if (strcmp(a, "--seconds") == 0 && v) {
-			o->seconds = atof(v);
-			i++;
-		} else if (strcmp(a, "--repeat") == 0 && v) {
-			o->repeat = atoi(v);
-			i++;
-		} else if (strcmp(a, "--only") == 0 && v) {
+			if (!o->nthreads)
+				usage_exit(argv[0], usage, "--threads: empty");
+		} else if (strcmp(a, "--seconds") == 0) {
+			char *end;
+
+			o->seconds = strtod(v, &end);
+			if (end == v || *end || !(o->seconds > 0) ||
+			    o->seconds > 3600)
+				usage_exit(argv[0], usage, "--seconds %s: want "
+					   "more than 0 and at most 3600", v);
+			seconds_set = true;
+		} else if (strcmp(a, "--repeat") == 0) {
+			o->repeat = (int)parse_int(argv[0], usage, "--repeat",
+						   v, 1, BENCH_MAX_REPEAT);
+			repeat_set = true;
+		} else if (strcmp(a, "--only") == 0) {
 			o->only = v;
-			i++;
-		} else if (strcmp(a, "--out") == 0 && v) {
+		} else if (strcmp(a, "--out") == 0) {
 			o->outdir = v;
-			i++;
 		} else {
-			usage_exit(argv[0], usage);
+			usage_exit(argv[0], usage, "%s: unknown option", a);
 		}
+		i++;
 	}
-	if (o->seconds <= 0 || o->repeat < 1)
-		usage_exit(argv[0], usage);
-	if (o->quick) {
+	/* now, not when the CSV is written after minutes of runs */
+	ret = make_dirs(o->outdir);
+	if (ret < 0 || access(o->outdir, W_OK) != 0) {
+		fprintf(stderr, "%s: --out %s: %s\n", argv[0], o->outdir,
+			strerror(ret < 0 ? -ret : errno));
+		exit(1);
+	}
+	/* --quick shortens what was not asked for explicitly */
+	if (o->quick && !seconds_set)
 		o->seconds = 0.05;
+	if (o->quick && !repeat_set)
 		o->repeat = 1;
-	}
 	if (!o->nthreads) {
 		if (with_zero)
 			o->threads[o->nthreads++] = 0;
-		for (i = 1; i <= 2 * cores && o->nthreads < 64; i++)
+		for (i = 1; i <= 2 * cores && o->nthreads < BENCH_MAX_POINTS;
+		     i++)
 			if (!o->quick || i == 1 || i == 2 * cores)
 				o->threads[o->nthreads++] = i;
 	}
@@ -297,14 +548,15 @@ FILE *csv_open(const struct bench_opts *o, const char *name,
 	char path[4096];
 	FILE *f;
 
-	mkdir(o->outdir, 0755);
+	(void)make_dirs(o->outdir); /* if it fails, fopen says why */
 	snprintf(path, sizeof(path), "%s/%s.csv", o->outdir, name);
 	f = fopen(path, "w");
 	if (!f) {
 		fprintf(stderr, "cannot write %s: %s\n", path, strerror(errno));
 		exit(1);
 	}
-	fprintf(f, "%s\n", header);
+	if (header)
+		fprintf(f, "%s\n", header);
 	return f;
 }
 
@@ -325,6 +577,7 @@ void plot(const struct bench_opts *o, const char *name, const char *script)
 		o->outdir, name, o->outdir, name, script);
 	fclose(f);
 	printf("\ncsv: %s/%s.csv\n", o->outdir, name);
+	fflush(stdout); /* before gnuplot's own output */
 	if (system("command -v gnuplot >/dev/null 2>&1") != 0) {
 		printf("(gnuplot not installed: %s written, no PNG)\n", path);
 		return;

@@ -16,6 +16,7 @@
  *             waiting, or asleep; from two wakers on it rarely sleeps.
  *             Reports wakes per second, the owner's rounds per second, and
  *             the share of unparks that made a system call.
+ * The sweep, medians, tables, CSV and plot: harness.h.
  */
 #include "config.h"
 
@@ -25,15 +26,14 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "harness.h"
 #include "baselines/park.h"
 
 enum workload { PINGPONG, BUSY, NWORKLOADS };
-static const char *workload_name[] = { "pingpong", "busy" };
 static const struct park_ops *designs[] = { &park_lfreactor, &park_futex,
 					    &park_futex_always, &park_eventfd,
 					    &park_ck_ec };
 #define NDESIGNS (int)(sizeof(designs) / sizeof(designs[0]))
-#define BASELINE 2 /* futex-always: what the executor had before */
 #define WORK_NS 1000
 #define PAUSE_NS 2000
 
@@ -53,9 +53,9 @@ struct worker {
 	uint64_t rounds, unparks, syscalls;
 };
 
-struct result {
-	double rounds_per_s, wakes_per_s, syscall_share;
-};
+/* the metrics of one run, in the harness's order (metrics[] below) */
+enum { ROUND_TRIPS_PER_S, WAKES_PER_S, OWNER_ROUNDS_PER_S, SYSCALL_SHARE,
+       NMETRICS };
 
 static void spin_ns(uint64_t ns)
 {
@@ -120,15 +120,13 @@ static void *busy_waker(void *arg)
 	return NULL;
 }
 
-static struct result measure_once(const struct bench_opts *o,
-				  const struct park_ops *ops,
-				  enum workload wl, int wakers)
+static void run_once(const struct park_ops *ops, enum workload wl,
+		     int wakers, double seconds, double *res)
 {
 	struct run r = { .ops = ops, .wakers = wakers };
 	int nthreads = wl == PINGPONG ? 2 : 1 + wakers;
 	struct worker *w = calloc((size_t)nthreads, sizeof(*w));
 	pthread_t *t = calloc((size_t)nthreads, sizeof(*t));
-	struct result res = { 0 };
 	uint64_t rounds = 0, unparks = 0, syscalls = 0;
 	double t0, t1;
 
@@ -149,7 +147,7 @@ static struct result measure_once(const struct bench_opts *o,
 	}
 	pthread_barrier_wait(&r.start);
 	t0 = now_sec();
-	usleep((useconds_t)(o->seconds * 1e6));
+	usleep((useconds_t)(seconds * 1e6));
 	atomic_store(&r.stop, true);
 	t1 = now_sec();
 	/* whoever is parked gets one more permit to see stop */
@@ -161,129 +159,87 @@ static struct result measure_once(const struct bench_opts *o,
 		unparks += w[i].unparks;
 		syscalls += w[i].syscalls;
 	}
-	res.rounds_per_s = (double)rounds / (t1 - t0);
-	res.wakes_per_s = (double)unparks / (t1 - t0);
-	res.syscall_share = ratio((double)syscalls, (double)unparks);
-	if (wl == PINGPONG)
-		res.rounds_per_s /= 2; /* a round trip is two hand-overs */
+	if (wl == PINGPONG) /* a round trip is two hand-overs */
+		res[ROUND_TRIPS_PER_S] = (double)rounds / 2 / (t1 - t0);
+	else
+		res[OWNER_ROUNDS_PER_S] = (double)rounds / (t1 - t0);
+	res[WAKES_PER_S] = (double)unparks / (t1 - t0);
+	res[SYSCALL_SHARE] = ratio((double)syscalls, (double)unparks);
 	pthread_barrier_destroy(&r.start);
 	for (int i = 0; i < 2; i++)
 		ops->destroy(r.parker[i]);
 	free(w);
 	free(t);
-	return res;
 }
 
-static struct result measure(const struct bench_opts *o,
-			     const struct park_ops *ops, enum workload wl,
-			     int wakers)
+static void run(void *ctx, int design, int workload, int wakers,
+		double seconds, double *out)
 {
-	double a[64], b[64], c[64];
-	struct result res;
-
-	for (int i = 0; i < o->repeat; i++) {
-		struct result one = measure_once(o, ops, wl, wakers);
-
-		a[i] = one.rounds_per_s;
-		b[i] = one.wakes_per_s;
-		c[i] = one.syscall_share;
-	}
-	res.rounds_per_s = median(a, o->repeat);
-	res.wakes_per_s = median(b, o->repeat);
-	res.syscall_share = median(c, o->repeat);
-	return res;
+	(void)ctx;
+	run_once(designs[design], (enum workload)workload, wakers, seconds, out);
 }
 
-static const char plot_script[] =
-	"set multiplot layout 1,2 title 'parking an executor thread'\n"
-	"set xlabel 'waker threads'\n"
-	"set title 'busy owner: wakes per second'\nset ylabel 'M wakes/s'\n"
-	"set yrange [0:*]\n"
-	"plot for [d in 'lfreactor futex futex-always eventfd ck_ec'] FILE using 3:(strcol(1) eq d && strcol(2) eq 'busy' ? $5/1e6 : 1/0) with linespoints title d\n"
-	"set title 'busy owner: share of unparks making a system call'\n"
-	"set ylabel 'share'\nset yrange [0:1]\n"
-	"plot for [d in 'lfreactor futex futex-always eventfd ck_ec'] FILE using 3:(strcol(1) eq d && strcol(2) eq 'busy' ? $6 : 1/0) with linespoints title d\n"
-	"unset multiplot\n";
+/* pingpong: two threads, one point; busy: the owner beside W wakers */
+static const struct bench_workload workloads[NWORKLOADS] = {
+	[PINGPONG] = { "pingpong", "two threads hand a turn back and forth "
+		       "(each unparks the other, then parks)", 1, false, 1 },
+	[BUSY] = { "busy", "one owner runs 1 us per wake and parks when none "
+		   "is left; W wakers each add a wake, unpark, pause 2 us",
+		   0, false, 1 },
+};
 
-static void print_pingpong(struct result res[NDESIGNS][NWORKLOADS][64])
-{
-	printf("\n[pingpong]  k round trips/s (x futex-always)\n");
-	for (int d = 0; d < NDESIGNS; d++)
-		printf("  %-13s %8.1f (%4.2fx)\n", designs[d]->name,
-		       res[d][PINGPONG][0].rounds_per_s / 1e3,
-		       ratio(res[d][PINGPONG][0].rounds_per_s,
-			     res[BASELINE][PINGPONG][0].rounds_per_s));
-}
+#define IN(w) (1u << (w))
+static const struct bench_metric metrics[NMETRICS] = {
+	[ROUND_TRIPS_PER_S] = { "round_trips_per_s", "k round trips/s", 1e3,
+				1, BENCH_RATIO | BENCH_SPREAD, IN(PINGPONG) },
+	[WAKES_PER_S] = { "wakes_per_s", "M wakes/s", 1e6, 2,
+			  BENCH_RATIO | BENCH_SPREAD, IN(BUSY) },
+	[OWNER_ROUNDS_PER_S] = { "owner_rounds_per_s", "owner k rounds/s",
+				 1e3, 1, 0, IN(BUSY) },
+	[SYSCALL_SHARE] = { "syscall_share", "unparks making a syscall", 1, 3,
+			    0, 0 },
+};
 
-static void print_busy(const struct bench_opts *o,
-		       struct result res[NDESIGNS][NWORKLOADS][64])
-{
-	printf("\n[busy]  M wakes/s (x futex-always) | owner k rounds/s | "
-	       "share of unparks making a system call\n%4s", "W");
-	for (int d = 0; d < NDESIGNS; d++)
-		printf(" | %-30s", designs[d]->name);
-	printf("\n");
-	for (int i = 0; i < o->nthreads; i++) {
-		if (o->threads[i] < 1)
-			continue;
-		printf("%4d", o->threads[i]);
-		for (int d = 0; d < NDESIGNS; d++) {
-			struct result *r = &res[d][BUSY][i];
-			char cell[64];
-
-			snprintf(cell, sizeof(cell), "%5.2f (%4.2fx) %6.1f %5.3f",
-				 r->wakes_per_s / 1e6,
-				 ratio(r->wakes_per_s, res[BASELINE][BUSY][i].wakes_per_s),
-				 r->rounds_per_s / 1e3, r->syscall_share);
-			printf(" | %-30s", cell);
-		}
-		printf("\n");
-	}
-}
+static const struct bench_panel panels[] = {
+	{ BUSY, WAKES_PER_S, false, "busy owner: wakes per second",
+	  "M wakes/s", 1e6, false, false, NULL },
+	{ BUSY, SYSCALL_SHARE, false,
+	  "busy owner: share of unparks making a system call", "share", 1,
+	  false, false, "[0:1]" },
+};
 
 int main(int argc, char **argv)
 {
-	static struct result res[NDESIGNS][NWORKLOADS][64];
-	bool measured[NWORKLOADS] = { false };
+	const char *names[NDESIGNS];
+	char describe[256];
 	struct bench_opts o;
-	FILE *csv;
+	struct bench_spec spec = {
+		.program = "park",
+		.describe = describe,
+		.designs = names,
+		.ndesigns = NDESIGNS,
+		.baseline = "futex-always", /* what the executor had before */
+		.workloads = workloads,
+		.nworkloads = NWORKLOADS,
+		.metrics = metrics,
+		.nmetrics = NMETRICS,
+		.xname = "wakers",
+		.run = run,
+		.panels = panels,
+		.npanels = (int)(sizeof(panels) / sizeof(panels[0])),
+		.plot_cols = 2,
+		.plot_title = "parking an executor thread",
+		.plot_xlabel = "waker threads",
+	};
 
+	for (int d = 0; d < NDESIGNS; d++)
+		names[d] = designs[d]->name;
 	bench_parse(&o, argc, argv, false,
 		    "Sweeps waker threads for the busy workload; pingpong "
 		    "always uses two threads.\n");
-	printf("park: %d cores, %.2f s per point, median of %d; busy owner "
-	       "works %d ns per wake, wakers pause %d ns\n",
-	       ncores(), o.seconds, o.repeat, WORK_NS, PAUSE_NS);
-	csv = csv_open(&o, "park",
-		       "design,workload,wakers,rounds_per_s,wakes_per_s,"
-		       "syscall_share");
-	for (int wl = 0; wl < NWORKLOADS; wl++)
-		for (int d = 0; d < NDESIGNS; d++)
-			for (int i = 0; i < (wl == PINGPONG ? 1 : o.nthreads); i++) {
-				int wakers = wl == PINGPONG ? 1 : o.threads[i];
-				struct result *r = &res[d][wl][i];
-
-				if (!bench_selected(&o, designs[d]->name,
-						    workload_name[wl]) ||
-				    wakers < 1)
-					continue;
-				measured[wl] = true;
-				progress("%s %s wakers=%d", designs[d]->name,
-					 workload_name[wl], wakers);
-				*r = measure(&o, designs[d], (enum workload)wl,
-					     wakers);
-				fprintf(csv, "%s,%s,%d,%.0f,%.0f,%.4f\n",
-					designs[d]->name, workload_name[wl],
-					wakers, r->rounds_per_s, r->wakes_per_s,
-					r->syscall_share);
-			}
-	progress("%s", "");
-	fclose(csv);
-
-	if (measured[PINGPONG])
-		print_pingpong(res);
-	if (measured[BUSY])
-		print_busy(&o, res);
-	plot(&o, "park", plot_script);
+	snprintf(describe, sizeof(describe),
+		 "how an executor thread parks; the busy owner works %d ns "
+		 "per wake, wakers pause %d ns", WORK_NS, PAUSE_NS);
+	bench_sweep(&spec, &o);
 	return 0;
 }

@@ -29,7 +29,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <sched.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,7 +55,6 @@ static const char *design_name[NDESIGNS] = { "lfreactor", "seed", "ck_ht",
 #define QUICK_DIVISOR 20
 #define DEFAULT_REPEAT 9
 #define QUICK_REPEAT 3
-#define MAX_REPEAT 999
 #define MAX_IDS (1 << 20)
 
 /* Quiet means QUIET_INTERVALS sleeps in a row of QUIET_NS each during which
@@ -438,93 +436,6 @@ static unsigned *permutation(unsigned n)
 	return p;
 }
 
-/* ---- the machine ------------------------------------------------------------ */
-
-struct loadavg {
-	bool ok;
-	double v[3];
-};
-
-static struct loadavg read_loadavg(void)
-{
-	struct loadavg l = { false, { 0, 0, 0 } };
-	FILE *f = fopen("/proc/loadavg", "r");
-
-	if (f) {
-		l.ok = fscanf(f, "%lf %lf %lf", &l.v[0], &l.v[1], &l.v[2]) == 3;
-		fclose(f);
-	}
-	return l;
-}
-
-static void print_loadavg(const char *when, const struct loadavg *l)
-{
-	if (l->ok)
-		printf("load average %s: %.2f %.2f %.2f\n", when, l->v[0],
-		       l->v[1], l->v[2]);
-	else
-		printf("load average %s: unavailable\n", when);
-}
-
-static void csv_loadavg(FILE *f, const struct loadavg *l)
-{
-	for (int i = 0; i < 3; i++)
-		if (l->ok)
-			fprintf(f, ",%.2f", l->v[i]);
-		else
-			fputs(",", f);
-}
-
-static void cpu_model(char *buf, size_t len)
-{
-	char line[512];
-	FILE *f = fopen("/proc/cpuinfo", "r");
-
-	snprintf(buf, len, "unknown");
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		char *colon = strchr(line, ':');
-
-		if (strncmp(line, "model name", 10) != 0 || !colon)
-			continue;
-		colon += 1 + (colon[1] == ' ');
-		colon[strcspn(colon, "\n")] = '\0';
-		snprintf(buf, len, "%s", colon);
-		break;
-	}
-	fclose(f);
-	for (char *c = buf; *c; c++) /* it goes into a CSV field */
-		if (*c == '"' || *c == ',')
-			*c = ' ';
-}
-
-/* what `nproc` prints: the CPUs this process may run on */
-static int nproc(void)
-{
-	cpu_set_t set;
-
-	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
-		return CPU_COUNT(&set);
-	return ncores();
-}
-
-static void print_command(int argc, char **argv)
-{
-	printf("command:");
-	for (int i = 0; i < argc; i++) {
-		const char *a = argv[i];
-
-		if (*a && strspn(a, "abcdefghijklmnopqrstuvwxyz"
-				    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-				    "_-+=./,:@%") == strlen(a))
-			printf(" %s", a);
-		else
-			printf(" '%s'", a); /* good enough for a log line */
-	}
-	printf("\n");
-}
-
 /* ---- options ------------------------------------------------------------------ */
 
 static const char *usage_text =
@@ -533,7 +444,8 @@ static const char *usage_text =
 	"  --calls N    set_waker calls per batch (default 2000000, --quick\n"
 	"               100000); register+deregister pairs: N / 20\n"
 	"  --repeat R   batches per design and operation, interleaved\n"
-	"               (default 9, --quick 3); the median is reported\n"
+	"               (default 9, --quick 3, at most 10000); the median\n"
+	"               is reported\n"
 	"  --only S     substring of design/operation (operations: same,\n"
 	"               new, regdereg)\n"
 	"  --threads and --seconds have no effect: one calling thread,\n"
@@ -547,19 +459,21 @@ static void usage(const char *argv0)
 	exit(2);
 }
 
-static unsigned long long parse_count(const char *argv0, const char *v,
-				      unsigned long long lo,
+static unsigned long long parse_count(const char *argv0, const char *opt,
+				      const char *v, unsigned long long lo,
 				      unsigned long long hi)
 {
 	char *end;
-	unsigned long long x;
+	unsigned long long x = 0;
 
-	if (!v || *v < '0' || *v > '9')
-		usage(argv0);
 	errno = 0;
-	x = strtoull(v, &end, 10);
-	if (errno || *end || x < lo || x > hi)
+	if (v && *v >= '0' && *v <= '9')
+		x = strtoull(v, &end, 10);
+	if (!v || *v < '0' || *v > '9' || errno || *end || x < lo || x > hi) {
+		fprintf(stderr, "%s: %s %s: want a whole number from %llu to "
+			"%llu\n", argv0, opt, v ? v : "(missing)", lo, hi);
 		usage(argv0);
+	}
 	return x;
 }
 
@@ -577,20 +491,24 @@ static void parse(struct bench_opts *o, struct bench *b, int argc,
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 
 		if (i > 0 && strcmp(argv[i], "--ids") == 0) {
-			b->nids = (unsigned)parse_count(argv[0], v, 1, MAX_IDS);
+			b->nids = (unsigned)parse_count(argv[0], "--ids", v, 1,
+							MAX_IDS);
 			i++;
 		} else if (i > 0 && strcmp(argv[i], "--calls") == 0) {
-			calls = parse_count(argv[0], v, 1, 1ull << 40);
+			calls = parse_count(argv[0], "--calls", v, 1,
+					    1ull << 40);
 			i++;
 		} else {
 			if (i > 0 && strcmp(argv[i], "--repeat") == 0)
-				repeat = (int)parse_count(argv[0], v, 1,
-							  MAX_REPEAT);
+				repeat = (int)parse_count(argv[0], "--repeat",
+							  v, 1, BENCH_MAX_REPEAT);
 			rest[nrest++] = argv[i];
 		}
 	}
 	bench_parse(o, nrest, rest, false, usage_text);
 	free(rest);
+	o->argc = argc; /* not the freed copy */
+	o->argv = argv;
 
 	b->repeat = repeat ? repeat : o->quick ? QUICK_REPEAT : DEFAULT_REPEAT;
 	if (!calls)
@@ -606,19 +524,17 @@ static struct summary summarize(const struct bench *b, const struct design *d,
 				enum op op)
 {
 	struct summary s = { 0 };
-	double *v;
+	struct bench_spread sp;
 
 	if (!d->runs[op])
 		return s;
-	v = xcalloc((size_t)b->repeat, sizeof(*v));
-	memcpy(v, d->ns[op], (size_t)b->repeat * sizeof(*v));
+	sp = bench_spread(d->ns[op], b->repeat);
 	s.ok = true;
-	s.med = median(v, b->repeat); /* sorts v */
-	s.min = v[0];
-	s.max = v[b->repeat - 1];
+	s.med = sp.med;
+	s.min = sp.min;
+	s.max = sp.max;
 	s.allocs = d->calls[op] ? (double)d->allocs[op] / (double)d->calls[op]
 				: 0;
-	free(v);
 	return s;
 }
 
@@ -641,18 +557,16 @@ int main(int argc, char **argv)
 {
 	static struct design designs[NDESIGNS];
 	struct summary sum[NOPS][NDESIGNS];
-	struct loadavg load_start = read_loadavg(), load_end;
+	struct bench_machine machine;
 	struct bench_opts o;
 	struct bench b = { 0 };
-	char cpu[256];
-	int fd_limit, ncpu = nproc();
+	int fd_limit;
 	FILE *csv;
 
-	print_command(argc, argv);
+	bench_machine_start(&machine);
+	bench_print_command(stdout, argc, argv);
 	parse(&o, &b, argc, argv);
-	cpu_model(cpu, sizeof(cpu));
-	printf("nproc %d, cpu: %s\n", ncpu, cpu);
-	print_loadavg("at start", &load_start);
+	bench_machine_print(stdout, &machine);
 	printf("perop: ns of process CPU time per call (every thread of the "
 	       "process counts), 1 calling thread, %u live ids; batches of "
 	       "%llu set_waker calls or %llu register+deregister pairs; "
@@ -712,13 +626,15 @@ int main(int argc, char **argv)
 			}
 		}
 	progress("%s", "");
-	load_end = read_loadavg();
+	bench_machine_end(&machine);
 
 	for (int op = 0; op < NOPS; op++)
 		for (int k = 0; k < NDESIGNS; k++)
 			sum[op][k] = summarize(&b, &designs[k], (enum op)op);
 
-	printf("\n%-20s %-10s %9s %-19s %8s %8s %11s\n", "operation", "design",
+	printf("\nperop results\n");
+	bench_machine_print(stdout, &machine);
+	printf("%-20s %-10s %9s %-19s %8s %8s %11s\n", "operation", "design",
 	       "ns/call", " (min-max)", "x seed", "x epoll", "allocs/call");
 	for (int op = 0; op < NOPS; op++)
 		for (int k = 0; k < NDESIGNS; k++) {
@@ -740,13 +656,11 @@ int main(int argc, char **argv)
 			print_ratio(stdout, false, s, &sum[op][EPOLL]);
 			printf(" %11.2f\n", s->allocs);
 		}
-	print_loadavg("at end", &load_end);
 
 	csv = csv_open(&o, "perop",
 		       "operation,design,median_ns,min_ns,max_ns,ratio_seed,"
 		       "ratio_epoll,allocs_per_call,calls_per_batch,repeats,"
-		       "ids,nproc,load1_start,load5_start,load15_start,"
-		       "load1_end,load5_end,load15_end,cpu");
+		       "ids," BENCH_MACHINE_CSV_HEAD);
 	for (int op = 0; op < NOPS; op++)
 		for (int k = 0; k < NDESIGNS; k++) {
 			struct summary *s = &sum[op][k];
@@ -757,12 +671,11 @@ int main(int argc, char **argv)
 				design_name[k], s->med, s->min, s->max);
 			print_ratio(csv, true, s, &sum[op][SEED]);
 			print_ratio(csv, true, s, &sum[op][EPOLL]);
-			fprintf(csv, ",%.4f,%llu,%d,%u,%d", s->allocs,
+			fprintf(csv, ",%.4f,%llu,%d,%u", s->allocs,
 				(unsigned long long)b.batch[op], b.repeat,
-				b.nids, ncpu);
-			csv_loadavg(csv, &load_start);
-			csv_loadavg(csv, &load_end);
-			fprintf(csv, ",\"%s\"\n", cpu);
+				b.nids);
+			bench_machine_csv(csv, &machine);
+			fputc('\n', csv);
 		}
 	if (fclose(csv) != 0)
 		die("writing %s/perop.csv: %s", o.outdir, strerror(errno));

@@ -13,7 +13,9 @@
  *          fresh one
  * Reports set_waker/s (all executors), epoll-side lookups/s, that rate as a
  * fraction of its rate with no executors (E = 0), and allocations per
- * set_waker counted in this process.
+ * set_waker counted in this process.  The sweep (designs interleaved in
+ * each repeat), the medians, the table, the CSV and the plot are the
+ * harness's (harness.h).
  */
 #include "config.h"
 
@@ -23,6 +25,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "harness.h"
 #include "baselines/maps.h"
 
 enum workload { SAME, NEW, CHURN, NWORKLOADS };
@@ -54,9 +57,8 @@ struct executor {
 	int errors;
 };
 
-struct result {
-	double set_per_s, lookups_per_s, allocs_per_set;
-};
+/* the metrics of one run, in the harness's order (metrics[] below) */
+enum { SET_PER_S, LOOKUPS_PER_S, ALLOCS_PER_SET, NMETRICS };
 
 static void *executor_main(void *arg)
 {
@@ -122,15 +124,14 @@ static void *poller_main(void *arg)
 	return NULL;
 }
 
-static struct result run_once(const struct map_ops *ops, enum workload wl,
-			      int executors, double seconds)
+static void run_once(const struct map_ops *ops, enum workload wl,
+		     int executors, double seconds, double *res)
 {
 	struct run run = { .ops = ops, .wl = wl, .executors = executors };
 	struct executor *ex = calloc((size_t)(executors ? executors : 1),
 				     sizeof(*ex));
 	struct poller poller = { .run = &run };
 	pthread_t *t = calloc((size_t)executors + 1, sizeof(*t));
-	struct result res = { 0 };
 	uint64_t total = 0;
 	unsigned long allocs = 0;
 	double t0, elapsed;
@@ -190,122 +191,93 @@ static struct result run_once(const struct map_ops *ops, enum workload wl,
 			ops->name, workload_name[wl]);
 		exit(1);
 	}
-	res.set_per_s = (double)total / elapsed;
-	res.lookups_per_s = (double)poller.lookups / elapsed;
-	res.allocs_per_set = total ? (double)allocs / (double)total : 0;
+	res[SET_PER_S] = (double)total / elapsed;
+	res[LOOKUPS_PER_S] = (double)poller.lookups / elapsed;
+	res[ALLOCS_PER_SET] = total ? (double)allocs / (double)total : 0;
 
 	ops->destroy(run.map);
 	pthread_barrier_destroy(&run.start);
 	free(run.ids);
 	free(ex);
 	free(t);
-	return res;
 }
 
-static struct result measure(const struct bench_opts *o,
-			     const struct map_ops *ops, enum workload wl,
-			     int executors)
+static void run(void *ctx, int design, int workload, int executors,
+		double seconds, double *out)
 {
-	double a[64], b[64], c[64];
-	struct result r;
-	int n = o->repeat < 64 ? o->repeat : 64;
-
-	for (int i = 0; i < n; i++) {
-		r = run_once(ops, wl, executors, o->seconds);
-		a[i] = r.set_per_s;
-		b[i] = r.lookups_per_s;
-		c[i] = r.allocs_per_set;
-	}
-	r.set_per_s = median(a, n);
-	r.lookups_per_s = median(b, n);
-	r.allocs_per_set = median(c, n);
-	return r;
+	(void)ctx;
+	run_once(designs[design], (enum workload)workload, executors, seconds,
+		 out);
 }
 
-static const char *plot_script =
-	"set multiplot layout 2,3 title 'waker table: executors set wakers while one thread looks ids up and wakes'\n"
-	"set xlabel 'executor threads'\n"
-	"do for [w in 'same new churn'] {\n"
-	"  set title 'set_waker/s, '.w\n  set ylabel 'M set_waker/s'\n"
-	"  plot for [d in 'lfreactor seed rwlock ck_ht'] FILE using 3:(strcol(1) eq d && strcol(2) eq w && $3 > 0 ? $4/1e6 : 1/0) with linespoints title d\n"
-	"}\n"
-	"do for [w in 'same new churn'] {\n"
-	"  set title 'epoll-side lookups, '.w\n  set ylabel 'fraction of solo rate'\n  set yrange [0:*]\n"
-	"  plot for [d in 'lfreactor seed rwlock ck_ht'] FILE using 3:(strcol(1) eq d && strcol(2) eq w ? $6 : 1/0) with linespoints title d\n"
-	"}\n"
-	"unset multiplot\n";
+/* E executors plus the epoll side: E + 1 threads at work */
+static const struct bench_workload workloads[NWORKLOADS] = {
+	{ "same", "the same waker every call (the re-arm)", 0, true, 1 },
+	{ "new", "a different waker every call (two tasks alternate)", 0,
+	  true, 1 },
+	{ "churn", "as same, but 1 call in 16 first removes its id and "
+	  "inserts a fresh one", 0, true, 1 },
+};
+
+static const struct bench_metric metrics[NMETRICS] = {
+	[SET_PER_S] = { "set_waker_per_s", "M set_waker/s", 1e6, 2,
+			BENCH_RATIO | BENCH_SPREAD, 0 },
+	[LOOKUPS_PER_S] = { "lookups_per_s", "M lookups/s", 1e6, 2,
+			    BENCH_SOLO | BENCH_SPREAD, 0 },
+	[ALLOCS_PER_SET] = { "allocs_per_set_waker", "allocs/set_waker", 1,
+			     2, 0, 0 },
+};
+
+static const struct bench_panel panels[] = {
+	{ SAME, SET_PER_S, false, "set_waker/s, same", "M set_waker/s", 1e6,
+	  false, true, NULL },
+	{ NEW, SET_PER_S, false, "set_waker/s, new", "M set_waker/s", 1e6,
+	  false, true, NULL },
+	{ CHURN, SET_PER_S, false, "set_waker/s, churn", "M set_waker/s", 1e6,
+	  false, true, NULL },
+	{ SAME, LOOKUPS_PER_S, true, "epoll-side lookups, same",
+	  "fraction of solo rate", 1, false, false, NULL },
+	{ NEW, LOOKUPS_PER_S, true, "epoll-side lookups, new",
+	  "fraction of solo rate", 1, false, false, NULL },
+	{ CHURN, LOOKUPS_PER_S, true, "epoll-side lookups, churn",
+	  "fraction of solo rate", 1, false, false, NULL },
+};
 
 int main(int argc, char **argv)
 {
-	static struct result res[NDESIGNS][NWORKLOADS][64];
-	bool measured[NWORKLOADS] = { false };
+	const char *names[NDESIGNS];
+	char describe[256];
 	struct bench_opts o;
-	FILE *csv;
+	struct bench_spec spec = {
+		.program = "waker_table",
+		.describe = describe,
+		.designs = names,
+		.ndesigns = NDESIGNS,
+		.baseline = "seed",
+		.workloads = workloads,
+		.nworkloads = NWORKLOADS,
+		.metrics = metrics,
+		.nmetrics = NMETRICS,
+		.xname = "executors",
+		.run = run,
+		.panels = panels,
+		.npanels = (int)(sizeof(panels) / sizeof(panels[0])),
+		.plot_cols = 3,
+		.plot_title = "waker table: executors set wakers while one "
+			      "thread looks ids up and wakes",
+		.plot_xlabel = "executor threads",
+	};
 
+	for (int d = 0; d < NDESIGNS; d++)
+		names[d] = designs[d]->name;
 	bench_parse(&o, argc, argv, true,
-		    "Sweeps executor threads (0 = the epoll side alone).\n");
-	if (o.threads[0] != 0) { /* the solo point is the reference */
-		memmove(o.threads + 1, o.threads, sizeof(int) * 63);
-		o.threads[0] = 0;
-		o.nthreads = o.nthreads < 64 ? o.nthreads + 1 : 64;
-	}
-	printf("waker_table: %d cores, %.2f s per point, median of %d, "
-	       "%d ids per executor\n",
-	       ncores(), o.seconds, o.repeat, IDS_PER_EXECUTOR);
-	csv = csv_open(&o, "waker_table",
-		       "design,workload,executors,set_waker_per_s,lookups_per_s,"
-		       "lookup_fraction_of_solo,allocs_per_set_waker");
-	for (int w = 0; w < NWORKLOADS; w++)
-		for (int d = 0; d < NDESIGNS; d++)
-			for (int i = 0; i < o.nthreads; i++) {
-				struct result *r = &res[d][w][i];
-
-				if (!bench_selected(&o, designs[d]->name,
-						    workload_name[w]))
-					continue;
-				measured[w] = true;
-				progress("%s %s executors=%d", designs[d]->name,
-					 workload_name[w], o.threads[i]);
-				*r = measure(&o, designs[d], (enum workload)w,
-					     o.threads[i]);
-				fprintf(csv, "%s,%s,%d,%.0f,%.0f,%.4f,%.4f\n",
-					designs[d]->name, workload_name[w],
-					o.threads[i], r->set_per_s,
-					r->lookups_per_s,
-					ratio(r->lookups_per_s, res[d][w][0].lookups_per_s),
-					r->allocs_per_set);
-			}
-	progress("%s", "");
-	fclose(csv);
-
-	for (int w = 0; w < NWORKLOADS; w++) {
-		if (!measured[w])
-			continue;
-		printf("\n[%s]  M set_waker/s (x seed) | epoll side M lookups/s "
-		       "(fraction of solo) | allocs per set_waker\n",
-		       workload_name[w]);
-		printf("%4s", "E");
-		for (int d = 0; d < NDESIGNS; d++)
-			printf(" | %-32s", designs[d]->name);
-		printf("\n");
-		for (int i = 0; i < o.nthreads; i++) {
-			printf("%4d", o.threads[i]);
-			for (int d = 0; d < NDESIGNS; d++) {
-				struct result *r = &res[d][w][i], *s = &res[1][w][i];
-				char cell[64];
-
-				snprintf(cell, sizeof(cell),
-					 "%6.2f (%5.2fx) %6.2f (%3.0f%%) %4.2f",
-					 r->set_per_s / 1e6,
-					 ratio(r->set_per_s, s->set_per_s),
-					 r->lookups_per_s / 1e6,
-					 100 * ratio(r->lookups_per_s, res[d][w][0].lookups_per_s),
-					 r->allocs_per_set);
-				printf(" | %-32s", cell);
-			}
-			printf("\n");
-		}
-	}
-	plot(&o, "waker_table", plot_script);
+		    "Sweeps executor threads (0 = the epoll side alone, always "
+		    "measured:\nit is the reference of the fraction of solo).\n");
+	snprintf(describe, sizeof(describe),
+		 "E executors call set_waker on %d ids each while one thread "
+		 "looks random ids up and wakes them in batches of %d; "
+		 "allocations counted per set_waker",
+		 IDS_PER_EXECUTOR, BATCH);
+	bench_sweep(&spec, &o);
 	return 0;
 }
