@@ -3,8 +3,10 @@
  * Many threads at once: ids, wakers set on the same and on different ids
  * while events flow, registration churn while the pollers dispatch, and the
  * register / set_waker / event race repeated until a lost wake-up would
- * show.  Sized to finish in seconds on 2 cores; LFR_TEST_SCALE multiplies
- * the iteration counts for longer runs.
+ * show; what a thread retired is dropped whether the thread goes on, stops,
+ * exits, or moves to other reactors; the front array grows while
+ * registrations come and go.  Sized to finish in seconds on 2 cores;
+ * LFR_TEST_SCALE multiplies the iteration counts for longer runs.
  */
 #include "config.h"
 
@@ -13,6 +15,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <sys/eventfd.h>
+#include <urcu/urcu-bp.h>
 
 #include "helpers.h"
 
@@ -405,5 +409,428 @@ Test(threads, shutdown_while_others_call_gives_them_eshutdown)
 		cr_assert_eq(c[i].unexpected, 0, "caller %d", i);
 		cr_assert_eq(atomic_load(&c[i].cw.refs), 1);
 		cr_assert_eq(atomic_load(&c[i].cw.misuse), 0);
+	}
+}
+
+/* ---- what a thread retired outlives the thread ------------------------ */
+
+struct leaver {
+	struct lfr_reactor *r;
+	lfr_id id;
+	int fd;
+	struct counting_waker *a, *b;
+};
+
+static void *set_a_then_b_and_exit(void *arg)
+{
+	struct leaver *l = arg;
+	struct lfr_waker wa = cw_waker(l->a), wb = cw_waker(l->b);
+
+	cr_assert_eq(lfr_reactor_set_waker(l->r, &wa, l->id), 0);
+	cr_assert_eq(lfr_reactor_set_waker(l->r, &wb, l->id), 0);
+	return NULL;
+}
+
+Test(threads, replaced_wakers_of_a_thread_that_exited_are_dropped)
+{
+	static struct counting_waker a, b;
+	struct lfr_reactor *r = new_reactor(1);
+	struct leaver l = { .r = r, .a = &a, .b = &b };
+	int fds[2];
+	pthread_t t;
+
+	cw_init(&a);
+	cw_init(&b);
+	test_pipe(fds);
+	l.id = lfr_reactor_next_id(r);
+	l.fd = fds[0];
+	cr_assert_eq(lfr_reactor_register(r, fds[0], LFR_READABLE, l.id), 0);
+	pthread_create(&t, NULL, set_a_then_b_and_exit, &l);
+	pthread_join(t, NULL);
+
+	/* nobody calls the reactor any more: what the thread retired is the
+	 * maintainer's to drop */
+	cr_assert(WAIT_FOR(atomic_load(&a.refs) == 1, 5000),
+		  "a dropped while the reactor lives, refs %d",
+		  atomic_load(&a.refs));
+	cr_assert_eq(atomic_load(&a.drops), atomic_load(&a.clones));
+	cr_assert_eq(atomic_load(&b.refs), 2, "b is still stored");
+	fire(fds[1]);
+	cr_assert(WAIT_FOR(cw_wakes(&b) == 1, 5000), "and still wakes");
+	cr_assert_eq(cw_wakes(&a), 0);
+	cr_assert_eq(lfr_reactor_deregister(r, fds[0], l.id), 0);
+	lfr_reactor_free(r);
+	cr_assert_eq(atomic_load(&b.refs), 1);
+	cr_assert_eq(atomic_load(&a.misuse), 0);
+	cr_assert_eq(atomic_load(&b.misuse), 0);
+	close_pipe(fds);
+}
+
+static void *register_set_deregister_and_exit(void *arg)
+{
+	struct leaver *l = arg;
+	struct lfr_waker wa = cw_waker(l->a);
+
+	l->id = lfr_reactor_next_id(l->r);
+	cr_assert_eq(lfr_reactor_register(l->r, l->fd, LFR_READABLE, l->id), 0);
+	cr_assert_eq(lfr_reactor_set_waker(l->r, &wa, l->id), 0);
+	cr_assert_eq(lfr_reactor_deregister(l->r, l->fd, l->id), 0);
+	return NULL;
+}
+
+Test(threads, the_waker_of_a_registration_removed_by_a_thread_that_exited_is_dropped)
+{
+	static struct counting_waker a;
+	struct lfr_reactor *r = new_reactor(1);
+	struct leaver l = { .r = r, .a = &a };
+	int fds[2];
+	pthread_t t;
+
+	cw_init(&a);
+	test_pipe(fds);
+	l.fd = fds[0];
+	pthread_create(&t, NULL, register_set_deregister_and_exit, &l);
+	pthread_join(t, NULL);
+
+	cr_assert(WAIT_FOR(atomic_load(&a.refs) == 1, 5000),
+		  "the removed entry's waker dropped while the reactor lives, "
+		  "refs %d", atomic_load(&a.refs));
+	cr_assert_eq(atomic_load(&a.drops), 1);
+	cr_assert_eq(stats_of(r).registrations, 0);
+	lfr_reactor_free(r);
+	cr_assert_eq(atomic_load(&a.refs), 1);
+	cr_assert_eq(atomic_load(&a.misuse), 0);
+	close_pipe(fds);
+}
+
+/* ---- one thread, more reactors than its cache of tables holds ---------- */
+
+/* a thread keeps its state for 4 tables; a fifth makes it let one go */
+enum { REACTORS = 6, REACTOR_ROUNDS = 2000 };
+
+Test(threads, one_thread_on_more_reactors_than_its_cache_holds)
+{
+	static struct counting_waker a[REACTORS], b[REACTORS];
+	struct lfr_reactor *rs[REACTORS];
+	int fds[REACTORS][2];
+	lfr_id ids[REACTORS];
+	int rounds = REACTOR_ROUNDS * scale();
+
+	for (int i = 0; i < REACTORS; i++) {
+		rs[i] = new_reactor(1);
+		cw_init(&a[i]);
+		cw_init(&b[i]);
+		test_pipe(fds[i]);
+		ids[i] = lfr_reactor_next_id(rs[i]);
+		cr_assert_eq(lfr_reactor_register(rs[i], fds[i][0], LFR_READABLE,
+						  ids[i]), 0);
+	}
+	/* round robin: every call finds its reactor evicted from the cache */
+	for (int n = 0; n < rounds; n++) {
+		for (int i = 0; i < REACTORS; i++) {
+			struct lfr_waker w = cw_waker(n % 2 ? &b[i] : &a[i]);
+
+			cr_assert_eq(lfr_reactor_set_waker(rs[i], &w, ids[i]), 0);
+		}
+	}
+	/* the last round stored b everywhere; everything replaced goes */
+	for (int i = 0; i < REACTORS; i++) {
+		cr_assert(WAIT_FOR(atomic_load(&a[i].refs) == 1 &&
+				   atomic_load(&b[i].refs) == 2, 5000),
+			  "reactor %d: a refs %d, b refs %d", i,
+			  atomic_load(&a[i].refs), atomic_load(&b[i].refs));
+		cr_assert_eq(atomic_load(&a[i].drops), atomic_load(&a[i].clones));
+		cr_assert_eq(atomic_load(&b[i].drops),
+			     atomic_load(&b[i].clones) - 1);
+		cr_assert_eq(atomic_load(&a[i].clones) + atomic_load(&b[i].clones),
+			     rounds);
+	}
+	for (int i = 0; i < REACTORS; i++) {
+		fire(fds[i][1]);
+		cr_assert(WAIT_FOR(cw_wakes(&b[i]) == 1, 5000), "reactor %d", i);
+		cr_assert_eq(cw_wakes(&a[i]), 0);
+	}
+	for (int i = 0; i < REACTORS; i++)
+		lfr_reactor_free(rs[i]);
+	for (int i = 0; i < REACTORS; i++) {
+		cr_assert_eq(atomic_load(&a[i].refs), 1, "reactor %d", i);
+		cr_assert_eq(atomic_load(&b[i].refs), 1, "reactor %d", i);
+		cr_assert_eq(atomic_load(&a[i].misuse), 0);
+		cr_assert_eq(atomic_load(&b[i].misuse), 0);
+		close_pipe(fds[i]);
+	}
+}
+
+/* ---- a thread that retires without pause ------------------------------- */
+
+/* waker_table.c: a block holds 254 retired items, and a thread with 256
+ * closed blocks waiting for their grace period waits itself */
+enum { BLOCK_ITEMS = 254, MAX_CLOSED_BLOCKS = 256 };
+enum { RETIRER_CALLS = 300000 };
+
+struct retirer {
+	struct lfr_reactor *r;
+	lfr_id id;
+	struct counting_waker a, b;
+	atomic_long done; /* set_waker calls returned */
+};
+
+static void *alternate_wakers(void *arg)
+{
+	struct retirer *x = arg;
+
+	for (long n = 0; n < RETIRER_CALLS; n++) {
+		struct lfr_waker w = cw_waker(n % 2 ? &x->b : &x->a);
+
+		cr_assert_eq(lfr_reactor_set_waker(x->r, &w, x->id), 0);
+		atomic_store(&x->done, n + 1);
+	}
+	return NULL;
+}
+
+Test(threads, a_thread_retiring_without_pause_is_bounded_and_loses_nothing)
+{
+	/* every call but the first retires one waker: the first goes in the
+	 * entry, each later one replaces the other */
+	const long free_calls = (long)MAX_CLOSED_BLOCKS * BLOCK_ITEMS;
+	static struct retirer x;
+	int fds[2];
+	pthread_t t;
+	long stalled;
+
+	x.r = new_reactor(1);
+	cw_init(&x.a);
+	cw_init(&x.b);
+	test_pipe(fds);
+	x.id = lfr_reactor_next_id(x.r);
+	cr_assert_eq(lfr_reactor_register(x.r, fds[0], LFR_READABLE, x.id), 0);
+
+	/* a reader that stays: no grace period ends, nothing retired can be
+	 * dropped, so only back-pressure stops the retirer */
+	urcu_bp_read_lock();
+	pthread_create(&t, NULL, alternate_wakers, &x);
+	if (!WAIT_FOR(atomic_load(&x.done) >= free_calls, 5000)) {
+		urcu_bp_read_unlock();
+		cr_assert_fail("waited too early, after %ld calls",
+			       atomic_load(&x.done));
+	}
+	sleep_ms(100);
+	stalled = atomic_load(&x.done);
+	urcu_bp_read_unlock();
+	cr_assert_leq(stalled, free_calls + BLOCK_ITEMS + 1,
+		      "went on to %ld calls with nothing dropped", stalled);
+
+	/* the reader left: it goes on to the end */
+	pthread_join(t, NULL);
+	cr_assert_eq(atomic_load(&x.done), RETIRER_CALLS);
+	cr_assert(WAIT_FOR(atomic_load(&x.a.refs) == 1 &&
+			   atomic_load(&x.b.refs) == 2, 5000),
+		  "all but the stored waker dropped: a refs %d, b refs %d",
+		  atomic_load(&x.a.refs), atomic_load(&x.b.refs));
+	cr_assert_eq(atomic_load(&x.a.clones) + atomic_load(&x.b.clones),
+		     RETIRER_CALLS);
+	cr_assert_eq(atomic_load(&x.a.clones), atomic_load(&x.a.drops));
+	cr_assert_eq(atomic_load(&x.b.clones), atomic_load(&x.b.drops) + 1);
+	cr_assert_eq(lfr_reactor_deregister(x.r, fds[0], x.id), 0);
+	lfr_reactor_free(x.r);
+	cr_assert_eq(atomic_load(&x.b.refs), 1);
+	cr_assert_eq(atomic_load(&x.a.misuse), 0);
+	cr_assert_eq(atomic_load(&x.b.misuse), 0);
+	close_pipe(fds);
+}
+
+/* ---- the front array grows while other threads deregister -------------- */
+
+/* Each grower keeps a window of live registrations, half on eventfds and
+ * half on pipes, and widens it in steps: 4 growers x 4..64 live ones take
+ * the table from 16 to 256 slots, one doubling or more at a time, while
+ * the oldest registration of every window is removed at each step.  The
+ * widest step lasts until the table has grown to fit it.  Every
+ * registration gets a decoy waker, replaced at once, and its own waker;
+ * the test then lets go of its references, so a waker woken after the
+ * reactor dropped it counts as misuse. */
+enum { GROWERS = 4, GROW_WINDOW = 64, GROW_STEPS = 5, GROW_PER_STEP = 1000,
+       GROW_LAST_MAX = 20 * GROW_PER_STEP,
+       GROW_MAX = (GROW_STEPS - 1) * GROW_PER_STEP + GROW_LAST_MAX };
+static atomic_bool grown; /* the table fits the widest step */
+static pthread_barrier_t grow_step; /* the growers widen together */
+/* removed ids each grower keeps trying: a removed entry that a grown
+ * array still held would be found again after the array was published */
+enum { GROW_GONE = 16 };
+
+struct grow_slot {
+	int rd, wr; /* an eventfd: rd == wr */
+	lfr_id id;  /* 0: free */
+	struct counting_waker *decoy, *mine;
+};
+
+struct grower {
+	struct lfr_reactor *r;
+	struct grow_slot slot[GROW_WINDOW];
+	struct counting_waker *pool; /* two per registration */
+	int used;
+	lfr_id gone[GROW_GONE]; /* the last ones removed */
+	unsigned ngone;
+	int lost, still_set;
+};
+
+static void signal_slot(struct grow_slot *s)
+{
+	if (s->rd == s->wr)
+		cr_assert_eq(eventfd_write(s->wr, 1), 0);
+	else
+		fire(s->wr);
+}
+
+static void give_away(struct counting_waker *cw)
+{
+	struct lfr_waker w = cw_waker(cw);
+
+	lfr_waker_drop(&w);
+}
+
+static void grow_register(struct grower *g, struct grow_slot *s)
+{
+	struct lfr_waker wd, wm;
+
+	s->decoy = &g->pool[g->used++];
+	s->mine = &g->pool[g->used++];
+	cw_init(s->decoy);
+	cw_init(s->mine);
+	wd = cw_waker(s->decoy);
+	wm = cw_waker(s->mine);
+	s->id = lfr_reactor_next_id(g->r);
+	cr_assert_eq(lfr_reactor_register(g->r, s->rd, LFR_READABLE, s->id), 0);
+	cr_assert_eq(lfr_reactor_set_waker(g->r, &wd, s->id), 0);
+	cr_assert_eq(lfr_reactor_set_waker(g->r, &wm, s->id), 0);
+	give_away(s->decoy);
+	give_away(s->mine);
+	signal_slot(s);
+}
+
+static void grow_deregister(struct grower *g, struct grow_slot *s)
+{
+	struct lfr_waker noop = lfr_waker_noop();
+
+	if (!WAIT_FOR(cw_wakes(s->mine) >= 1, 5000))
+		g->lost++;
+	cr_assert_eq(lfr_reactor_deregister(g->r, s->rd, s->id), 0);
+	if (lfr_reactor_set_waker(g->r, &noop, s->id) != -ENOENT)
+		g->still_set++;
+	g->gone[g->ngone++ % GROW_GONE] = s->id;
+	drain(s->rd);
+	s->id = 0;
+}
+
+/* the ids removed lately are still gone */
+static void grow_check_gone(struct grower *g)
+{
+	struct lfr_waker noop = lfr_waker_noop();
+
+	for (unsigned k = 0; k < GROW_GONE && k < g->ngone; k++)
+		if (lfr_reactor_set_waker(g->r, &noop, g->gone[k]) != -ENOENT)
+			g->still_set++;
+}
+
+static void *grow_and_churn(void *arg)
+{
+	struct grower *g = arg;
+	int window = GROW_WINDOW >> (GROW_STEPS - 1);
+
+	for (int step = 0; step < GROW_STEPS; step++, window *= 2) {
+		bool last = step == GROW_STEPS - 1;
+
+		pthread_barrier_wait(&grow_step);
+		for (int n = 0; n < GROW_PER_STEP ||
+				(last && !atomic_load(&grown) && n < GROW_LAST_MAX);
+		     n++) {
+			struct grow_slot *s = &g->slot[n % window];
+
+			if (s->id)
+				grow_deregister(g, s);
+			grow_register(g, s);
+			grow_check_gone(g);
+		}
+	}
+	for (int j = 0; j < GROW_WINDOW; j++)
+		if (g->slot[j].id)
+			grow_deregister(g, &g->slot[j]);
+	return NULL;
+}
+
+Test(threads, the_front_array_grows_while_other_threads_deregister)
+{
+	static struct grower g[GROWERS];
+	struct lfr_reactor_config cfg;
+	struct lfr_reactor *r;
+	pthread_t t[GROWERS];
+	uint64_t most = 0;
+	int joined = 0;
+
+	lfr_reactor_config_init(&cfg);
+	cfg.pollers = 2;
+	cfg.initial_buckets = 16;
+	cr_assert_eq(lfr_reactor_new(&cfg, &r), 0);
+	pthread_barrier_init(&grow_step, NULL, GROWERS);
+	for (int i = 0; i < GROWERS; i++) {
+		g[i].r = r;
+		g[i].pool = calloc(2 * GROW_MAX, sizeof(*g[i].pool));
+		for (int j = 0; j < GROW_WINDOW; j++) {
+			struct grow_slot *s = &g[i].slot[j];
+			int fds[2];
+
+			if (j % 2) {
+				test_pipe(fds);
+				s->rd = fds[0];
+				s->wr = fds[1];
+			} else {
+				s->rd = s->wr = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+				cr_assert_geq(s->rd, 0);
+			}
+		}
+		pthread_create(&t[i], NULL, grow_and_churn, &g[i]);
+	}
+	/* the table's size, while it grows */
+	while (joined < GROWERS) {
+		uint64_t b = stats_of(r).buckets;
+
+		most = b > most ? b : most;
+		if (most >= GROWERS * GROW_WINDOW)
+			atomic_store(&grown, true);
+		if (pthread_tryjoin_np(t[joined], NULL) == 0)
+			joined++;
+		else
+			sleep_ms(1);
+	}
+	cr_assert_geq(most, GROWERS * GROW_WINDOW,
+		      "the table grew only to %llu buckets",
+		      (unsigned long long)most);
+	cr_assert_eq(stats_of(r).registrations, 0);
+	lfr_reactor_free(r);
+	for (int i = 0; i < GROWERS; i++) {
+		cr_assert_eq(g[i].lost, 0, "grower %d lost wakes", i);
+		cr_assert_eq(g[i].still_set, 0,
+			     "grower %d: set_waker found a removed id", i);
+		for (int k = 0; k < g[i].used; k += 2) {
+			struct counting_waker *d = &g[i].pool[k],
+					      *m = &g[i].pool[k + 1];
+
+			cr_assert_eq(cw_wakes(d), 0, "grower %d: decoy %d woken",
+				     i, k / 2);
+			cr_assert_eq(cw_wakes(m), 1, "grower %d: waker %d woken %d "
+				     "times", i, k / 2, cw_wakes(m));
+			cr_assert_eq(atomic_load(&d->misuse), 0);
+			cr_assert_eq(atomic_load(&m->misuse), 0);
+			cr_assert_eq(atomic_load(&d->refs), 0);
+			cr_assert_eq(atomic_load(&m->refs), 0);
+		}
+		for (int j = 0; j < GROW_WINDOW; j++) {
+			struct grow_slot *s = &g[i].slot[j];
+
+			close(s->rd);
+			if (s->wr != s->rd)
+				close(s->wr);
+		}
+		free(g[i].pool);
 	}
 }
