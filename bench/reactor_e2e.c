@@ -60,6 +60,7 @@ struct conn {
 	atomic_long refs;            /* clones held by the reactor */
 	_Atomic uint64_t fired_at;
 	const struct lfr_waker_vtable *vtable;
+	bool other;                  /* events-new: arm with the other waker */
 	void *lev;                   /* libevent: the task's struct event */
 	struct executor *owner;
 	struct e2e *run;             /* its histograms */
@@ -84,6 +85,7 @@ struct e2e {
 	struct conn *conns;
 	struct executor *execs;
 	atomic_bool stop;
+	bool new_waker;              /* events-new: a new waker every re-arm */
 	/* lfreactor */
 	struct lfr_reactor *reactor;
 	/* seed and epoll: our own poller */
@@ -150,6 +152,27 @@ static struct lfr_waker conn_clone(void *data)
 	return (struct lfr_waker){ &conn_vtable, c };
 }
 
+/* The same task behind another vtable: not will_wake() the first, so
+ * alternating the two makes every re-arm store a new waker. */
+static struct lfr_waker conn_clone_other(void *data);
+static const struct lfr_waker_vtable conn_vtable_other = {
+	conn_clone_other, conn_wake, conn_wake_by_ref, conn_drop,
+};
+static struct lfr_waker conn_clone_other(void *data)
+{
+	struct conn *c = data;
+
+	atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+	return (struct lfr_waker){ &conn_vtable_other, c };
+}
+
+/* the waker an executor re-arms c with */
+static struct lfr_waker conn_waker(struct conn *c)
+{
+	return (struct lfr_waker){ c->other ? &conn_vtable_other : c->vtable,
+				   c };
+}
+
 /* ---- lfreactor ---------------------------------------------------------- */
 
 static int lfr_start(struct e2e *run)
@@ -167,7 +190,7 @@ static int lfr_reg(struct e2e *run, int fd, lfr_id id, void *conn)
 }
 static int lfr_arm(struct e2e *run, struct conn *c)
 {
-	struct lfr_waker w = { c->vtable, c };
+	struct lfr_waker w = conn_waker(c);
 
 	return lfr_reactor_set_waker(run->reactor, &w, c->id);
 }
@@ -254,7 +277,7 @@ static int seed_reg(struct e2e *run, int fd, lfr_id id, void *conn)
 }
 static int seed_arm(struct e2e *run, struct conn *c)
 {
-	struct lfr_waker w = { c->vtable, c };
+	struct lfr_waker w = conn_waker(c);
 
 	return seed_map_upsert(run->map, &w, c->id);
 }
@@ -431,6 +454,8 @@ static void *executor_main(void *arg)
 		c = caa_container_of(n, struct conn, qnode);
 		if (read(c->fd, &v, sizeof(v)) != sizeof(v))
 			ex->errors++;
+		if (run->new_waker)
+			c->other = !c->other;
 		ex->errors += run->d->arm(run, c) != 0;
 		atomic_store_explicit(&c->state, IDLE, memory_order_release);
 		ex->consumed++;
@@ -575,7 +600,7 @@ static void quantiles(const struct hist *h, double *out)
 }
 
 static void run_events(const struct design *d, int nexec, int nconns,
-		       double seconds, double *out)
+		       bool new_waker, double seconds, double *out)
 {
 	struct e2e run;
 	struct hist h;
@@ -585,6 +610,7 @@ static void run_events(const struct design *d, int nexec, int nconns,
 	int errors = 0;
 
 	setup(&run, d, nexec, nconns, nconns);
+	run.new_waker = new_waker;
 	for (int e = 0; e < nexec; e++)
 		pthread_create(&run.execs[e].thread, NULL, executor_main,
 			       &run.execs[e]);
@@ -739,7 +765,7 @@ static double run_churn(const struct design *d, int threads, double seconds)
 
 /* ---- main ----------------------------------------------------------------------- */
 
-enum mode { EVENTS, LATENCY, CHURN, NMODES };
+enum mode { EVENTS, EVENTS_NEW, LATENCY, CHURN, NMODES };
 
 struct ctx {
 	int nconns;
@@ -752,7 +778,9 @@ static void run(void *arg, int design, int mode, int threads, double seconds,
 
 	switch ((enum mode)mode) {
 	case EVENTS:
-		run_events(designs[design], threads, ctx->nconns, seconds, out);
+	case EVENTS_NEW:
+		run_events(designs[design], threads, ctx->nconns,
+			   mode == EVENTS_NEW, seconds, out);
 		break;
 	case LATENCY:
 		run_latency(designs[design], threads, ctx->nconns, seconds, out);
@@ -769,6 +797,10 @@ static const struct bench_workload workloads[NMODES] = {
 	[EVENTS] = { "events", "E executors consume and re-arm every eventfd "
 		     "a firer writes (closed loop; latency includes queueing)",
 		     0, false, 2 },
+	[EVENTS_NEW] = { "events-new", "the same, each re-arm with a new "
+			 "waker (the same task behind the other of two "
+			 "vtables); epoll and libevent re-arm as in events",
+			 0, false, 2 },
 	[LATENCY] = { "latency", "write-to-wake of a probe fired every 50 us "
 		      "while E executors re-arm their tasks", 0, false, 2 },
 	[CHURN] = { "churn", "E threads register and deregister an eventfd "
@@ -778,20 +810,24 @@ static const struct bench_workload workloads[NMODES] = {
 #define IN(m) (1u << (m))
 static const struct bench_metric metrics[NMETRICS] = {
 	[EVENTS_PER_S] = { "events_per_s", "M events/s", 1e6, 3,
-			   BENCH_RATIO | BENCH_SPREAD, IN(EVENTS) },
+			   BENCH_RATIO | BENCH_SPREAD, IN(EVENTS) | IN(EVENTS_NEW) },
 	[PAIRS_PER_S] = { "pairs_per_s", "M reg+dereg/s", 1e6, 3,
 			  BENCH_RATIO | BENCH_SPREAD, IN(CHURN) },
 	[PROBES_PER_S] = { "probes_per_s", "probes/s", 1, 0, 0, IN(LATENCY) },
-	[P50_NS] = { "p50_ns", "p50 us", 1e3, 1, 0, IN(EVENTS) | IN(LATENCY) },
+	[P50_NS] = { "p50_ns", "p50 us", 1e3, 1, 0,
+		     IN(EVENTS) | IN(EVENTS_NEW) | IN(LATENCY) },
 	[P99_NS] = { "p99_ns", "p99 us", 1e3, 1, BENCH_RATIO | BENCH_SPREAD,
-		     IN(EVENTS) | IN(LATENCY) },
+		     IN(EVENTS) | IN(EVENTS_NEW) | IN(LATENCY) },
 	[P999_NS] = { "p999_ns", "p99.9 us", 1e3, 1, 0,
-		      IN(EVENTS) | IN(LATENCY) },
+		      IN(EVENTS) | IN(EVENTS_NEW) | IN(LATENCY) },
 };
 
 static const struct bench_panel panels[] = {
 	{ EVENTS, EVENTS_PER_S, false, "events/s (executors consume and re-arm)",
 	  "M events/s", 1e6, false, false, NULL },
+	{ EVENTS_NEW, EVENTS_PER_S, false,
+	  "events/s, a new waker every re-arm", "M events/s", 1e6, false,
+	  false, NULL },
 	{ LATENCY, P99_NS, false, "write-to-wake p99 while executors re-arm",
 	  "microseconds", 1e3, true, false, NULL },
 	{ LATENCY, P50_NS, false, "write-to-wake p50 while executors re-arm",
@@ -831,7 +867,8 @@ int main(int argc, char **argv)
 	for (int d = 0; d < NDESIGNS; d++)
 		names[d] = designs[d]->name;
 	bench_parse(&o, argc, argv, false,
-		    "Modes: events (throughput), latency (a probe fired every\n"
+		    "Modes: events (throughput), events-new (the same, a new waker\n"
+		    "every re-arm), latency (a probe fired every\n"
 		    "50 us while executors re-arm), churn.  --only seed/latency\n"
 		    "LFR_BENCH_FDS sets the number of eventfds (default 4096).\n");
 	if (o.quick && !env)
