@@ -664,10 +664,13 @@ static void retire(struct lfr__table *t, struct lfr__tls *tls,
 /* read-side, owned: the closed blocks whose grace period has ended */
 static struct block *take_done(struct lfr__table *t, struct lfr__tls *tls)
 {
-	uint64_t done = atomic_load_explicit(&t->gp_done, memory_order_acquire);
 	struct block *head = tls->oldest, *last = NULL, *b;
 	unsigned long items = 0, blocks = 0;
+	uint64_t done;
 
+	if (!head)
+		return NULL;
+	done = atomic_load_explicit(&t->gp_done, memory_order_acquire);
 	for (b = head; b && b->cookie <= done; b = b->next) {
 		last = b;
 		items += b->n;

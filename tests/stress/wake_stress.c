@@ -9,10 +9,14 @@
  * A lost wake-up leaves an eventfd fired forever: at the end every one must
  * be idle again.  Wakers are reference-counted; a wake or clone after the
  * last reference was dropped is counted and fails the run.  Ids handed out
- * must never repeat.  Plain C (no test framework), so ThreadSanitizer,
- * valgrind and AddressSanitizer can run it.
+ * must never repeat.  Every --pause events an executor sleeps 8-14 ms, about
+ * the time after which the table's maintainer takes an idle thread's
+ * retired wakers, so it often wakes up while they are being taken.  Plain
+ * C (no test framework), so ThreadSanitizer, valgrind and
+ * AddressSanitizer can run it.
  *
  *   wake_stress [--events N] [--fds F] [--executors E] [--pollers P]
+ *               [--pause N]  (0: never)
  *
  * Exits 0 and prints "wake_stress: ok ..." when every invariant held.
  */
@@ -52,6 +56,7 @@ struct slot {
 static struct lfr_reactor *reactor;
 static struct slot *slots;
 static int nslots, nexec;
+static long pause_every;
 static long target;
 static atomic_long fired, consumed;
 static atomic_bool stop;
@@ -143,6 +148,7 @@ static void *executor_main(void *arg)
 {
 	int index = (int)(intptr_t)arg;
 	unsigned seed = (unsigned)index * 7919u + 1;
+	long handled = 0;
 
 	while (!atomic_load(&stop)) {
 		int any = 0;
@@ -157,6 +163,13 @@ static void *executor_main(void *arg)
 			if (read(s->fd, &v, sizeof(v)) != sizeof(v))
 				atomic_fetch_add(&errors, 1);
 			atomic_fetch_add(&consumed, 1);
+			if (pause_every && ++handled % pause_every == 0) {
+				struct timespec ts = {
+					0, (8 + (long)(rand_r(&seed) % 7)) * 1000000
+				};
+
+				nanosleep(&ts, NULL);
+			}
 			switch (rand_r(&seed) % 16) {
 			case 0:
 				/* churn: a fresh registration, idle before its
@@ -212,12 +225,14 @@ int main(int argc, char **argv)
 	target = option(argc, argv, "--events", 1000000);
 	nslots = (int)option(argc, argv, "--fds", 256);
 	nexec = (int)option(argc, argv, "--executors", 3);
+	pause_every = option(argc, argv, "--pause", 4096);
 	lfr_reactor_config_init(&cfg);
 	cfg.pollers = (unsigned)option(argc, argv, "--pollers", 2);
-	if (target < 1 || nslots < 1 || nexec < 1 ||
+	if (target < 1 || nslots < 1 || nexec < 1 || pause_every < 0 ||
 	    lfr_reactor_new(&cfg, &reactor) != 0) {
 		fprintf(stderr, "usage: %s [--events N] [--fds F] "
-				"[--executors E] [--pollers P]\n", argv[0]);
+				"[--executors E] [--pollers P] [--pause N]\n",
+			argv[0]);
 		return 2;
 	}
 	slots = calloc((size_t)nslots, sizeof(*slots));
