@@ -4,10 +4,10 @@
  *
  * The protocol, all of it here:
  *
- *  entry   { node, id, waker, inline, ready, state, fd } - one cache line,
- *          taken from per-thread caches of 64-byte slabs.  Created by
- *          register before the fd enters epoll, removed by deregister after
- *          it left epoll, recycled after a grace period.  Ids come from a
+ *  entry   { node, id, waker, inline, ready, state, fd, published }: one
+ *          cache line, from per-thread caches of 64-byte slabs.  Created
+ *          by register before the fd enters epoll, removed by deregister
+ *          after it left epoll, recycled after a grace period.  Ids come from a
  *          counter and are never reused, so a lookup by id never finds a
  *          newer registration.
  *  front   a direct-mapped array, slot = id & mask, of entry pointers in
@@ -76,15 +76,17 @@
  * the maintainer runs the grace periods that items wait for.  It puts the
  * live entries of the lfht in a new array, publishes it, then clears every
  * entry marked removed meanwhile (a remover clears the array it saw, which
- * may be the old one), all inside one read-side section and before its next
- * grace period starts.  A remover marks the entry removed (the mark is
- * also its claim: one remover per entry, before the fd leaves epoll),
- * then loads the current array and clears its slot; the maintainer stores the slot,
- * publishes, then checks the mark: one of the two sees the other.  So no
- * array that a reader starting after an item's grace period can see still
- * points to it.  Register publishes an entry's slot before it sets
- * published, and deregister refuses (-ENOENT) an entry not yet
+ * may be the old one), all inside one read-side section and before its
+ * next grace period starts.  A remover marks the entry removed (the mark
+ * is also its claim: one remover per entry, before the fd leaves epoll),
+ * then loads the current array and clears its slot; the maintainer stores
+ * the slot, publishes, then checks the mark: one of the two sees the
+ * other.  So no array that a reader starting after an item's grace period
+ * can see still points to it.  Register sets an entry's slot before it
+ * sets published, and deregister refuses (-ENOENT) an entry not yet
  * published, so no slot is ever written after its entry was retired.
+ * model/front.pml checks this, and that dropping any of the three steps
+ * breaks it.
  *
  * Everything a lookup returns is used inside the read-side section that
  * found it.
