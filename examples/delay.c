@@ -10,11 +10,14 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "delay.h"
 
@@ -46,6 +49,7 @@ struct delay_server {
 	struct lfr_waker waker;   /* the accept task's, for stop */
 	sem_t ready;
 	int err;
+	unsigned long accept_errors; /* in the current run of them */
 };
 
 struct conn {
@@ -83,7 +87,9 @@ static void respond(struct conn *c, int status, const char *body)
 	int n = snprintf(c->resp, sizeof(c->resp),
 			 "HTTP/1.1 %s\r\nContent-Type: text/plain\r\n"
 			 "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-			 status == 200 ? "200 OK" : "400 Bad Request",
+			 status == 200   ? "200 OK"
+			 : status == 503 ? "503 Service Unavailable"
+					 : "400 Bad Request",
 			 strlen(body), body);
 
 	c->len = n > 0 ? (size_t)n : 0;
@@ -121,14 +127,21 @@ static enum lfr_poll conn_poll(void *state, const struct lfr_waker *w)
 				c->step = 2;
 				continue;
 			}
+			/* out of fds (or memory) for the timer: say so now
+			 * rather than drop the connection unanswered */
+			if (lfr_sleep_new(c->server->reactor, ms, &c->sleep) != 0) {
+				respond(c, 503, "server busy, try again\n");
+				c->step = 2;
+				continue;
+			}
 			respond(c, 200, msg);
-			if (lfr_sleep_new(c->server->reactor, ms, &c->sleep) != 0)
-				return LFR_READY;
 			c->step = 1;
 			continue;
 		case 1: /* wait, without holding anyone else up */
 			if (lfr_sleep_poll(c->sleep, w, &err) == LFR_PENDING)
 				return LFR_PENDING;
+			if (err) /* could not wait: the reactor is stopping */
+				return LFR_READY;
 			c->step = 2;
 			continue;
 		case 2: /* write the response, then close (in drop) */
@@ -155,7 +168,27 @@ static void conn_drop(void *state)
 	free(c);
 }
 
-/* the server thread's main future: accepts until stopped */
+/* accept's errors that are for good (see lfr_tcp_accept_poll); out of fds
+ * or memory, the listener backs off by itself, and any other error
+ * belongs to one connection */
+static bool accept_fatal(int err)
+{
+	return err == -ESHUTDOWN || err == -EINVAL || err == -EBADF ||
+	       err == -ENOTSOCK;
+}
+
+/* connections accepted in one poll at most: then the accept task yields,
+ * so that a flood of new ones starves neither the connections (on this
+ * thread too) nor the stop */
+enum { ACCEPT_BATCH = 64 };
+
+/*
+ * The server thread's main future: accepts until stopped.  Out of fds,
+ * lfr_tcp_accept_poll returns -EMFILE once per try and parks the task
+ * between tries (until a connection closes, or for up to 100 ms): the
+ * first error of a run is logged, and its end, not every try.  A run ends
+ * when every waiting connection has been accepted (LFR_PENDING, err 0).
+ */
 static enum lfr_poll accept_poll(void *state, const struct lfr_waker *w)
 {
 	struct delay_server *s = state;
@@ -166,14 +199,28 @@ static enum lfr_poll accept_poll(void *state, const struct lfr_waker *w)
 		s->waker = lfr_waker_clone(w);
 		sem_post(&s->ready);
 	}
-	if (atomic_load(&s->stop))
-		return LFR_READY;
-	while (lfr_tcp_accept_poll(s->listener, w, &sock, &err) == LFR_READY) {
+	for (int n = 0;; n++) {
 		struct conn *c;
 
+		if (atomic_load(&s->stop))
+			return LFR_READY;
+		if (n == ACCEPT_BATCH) {
+			lfr_waker_wake_by_ref(w); /* yield: poll me again */
+			return LFR_PENDING;
+		}
+		if (lfr_tcp_accept_poll(s->listener, w, &sock, &err) ==
+		    LFR_PENDING)
+			break;
 		if (err) {
-			fprintf(stderr, "delayserver: accept: %s\n",
-				lfr_strerror(err));
+			if (accept_fatal(err)) {
+				fprintf(stderr, "delayserver: accept: %s; no "
+					"longer accepting\n", lfr_strerror(err));
+				return LFR_READY;
+			}
+			if (s->accept_errors++ == 0)
+				fprintf(stderr, "delayserver: accept: %s; "
+					"retrying as connections close\n",
+					lfr_strerror(err));
 			continue;
 		}
 		c = calloc(1, sizeof(*c));
@@ -185,6 +232,11 @@ static enum lfr_poll accept_poll(void *state, const struct lfr_waker *w)
 		c->sock = sock;
 		if (lfr_executor_spawn(s->ex, conn_poll, conn_drop, c))
 			conn_drop(c);
+	}
+	if (!err && s->accept_errors) { /* caught up: no connection waits */
+		fprintf(stderr, "delayserver: accepting again (%lu failed "
+			"accepts)\n", s->accept_errors);
+		s->accept_errors = 0;
 	}
 	return LFR_PENDING;
 }
@@ -256,6 +308,45 @@ void delay_server_stop(struct delay_server *s)
 	lfr_tcp_close(s->listener);
 	sem_destroy(&s->ready);
 	free(s);
+}
+
+int delay_server_main(int port)
+{
+	struct lfr_reactor *reactor;
+	struct delay_server *server;
+	sigset_t stop;
+	int ret, sig;
+
+	/* every thread started from here on inherits the mask: the signals
+	 * come to sigwait below, whatever the other threads are doing */
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &stop, NULL);
+	if ((ret = lfr_reactor_new(NULL, &reactor))) {
+		fprintf(stderr, "delayserver: %s\n", lfr_strerror(ret));
+		return 1;
+	}
+	if ((ret = delay_server_start(reactor, port, &server))) {
+		fprintf(stderr, "delayserver: %s\n", lfr_strerror(ret));
+		lfr_reactor_free(reactor);
+		return 1;
+	}
+	printf("delayserver: listening on 127.0.0.1:%d\n",
+	       delay_server_port(server));
+	fflush(stdout);
+	sigwait(&stop, &sig);
+	/* A second SIGINT or SIGTERM ends the process at once, and so does
+	 * SIGALRM if the clean stop below takes more than 5 s */
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGALRM, SIG_DFL);
+	pthread_sigmask(SIG_UNBLOCK, &stop, NULL);
+	alarm(5);
+	delay_server_stop(server);
+	lfr_reactor_free(reactor);
+	alarm(0);
+	return 0;
 }
 
 /* ==== the client ========================================================== */

@@ -27,6 +27,25 @@ int delay_server_port(const struct delay_server *s);
 /* stops it: connections still waiting are closed without an answer */
 void delay_server_stop(struct delay_server *s);
 
+/*
+ * Out of fds, the server goes on: the accept task backs off (see
+ * lfr_tcp_accept_poll) and logs the first error of a run and its end to
+ * stderr, not every try; a request that cannot get a timer is answered
+ * 503.  Connections wait in the backlog meanwhile.
+ */
+
+/*
+ * delay_server_main - the delayserver program: a reactor and the server on
+ * port, "delayserver: listening on 127.0.0.1:PORT" on stdout, then serve
+ * until SIGINT or SIGTERM, stop cleanly and return 0 (1: could not start,
+ * the reason on stderr).  Call it before starting any thread: it blocks
+ * both signals in the calling thread, and the threads it starts inherit
+ * that, so the signal always reaches it.  After the first signal a second
+ * one, or a clean stop taking over 5 s (SIGALRM), ends the process at
+ * once.
+ */
+int delay_server_main(int port);
+
 /* ---- the client: T executor threads, each spawning R requests ---------- */
 
 struct delay_reply {

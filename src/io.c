@@ -4,6 +4,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <netinet/in.h>
@@ -14,6 +16,91 @@
 #include <lfreactor.h>
 
 #include "test_hooks.h"
+
+/* ---- listeners that wait for an fd (see lfr_tcp_accept_poll) ------------
+ *
+ * A listener that ran out of fds backs off on a timer of its own (made
+ * when it started listening: there may be no fd to make one later).  Each
+ * listener backing off is also on this process-wide list, and every fd
+ * this library closes fires the timers of the listeners on it, so that
+ * they try again at once instead of when their delay runs out.  The
+ * releasing side reads one counter and takes the lock only when someone
+ * waits: closing costs nothing more while no listener backs off.  A
+ * release that races a listener going onto the list may be missed; its
+ * timer covers that. */
+
+enum { BACKOFF_MIN_MS = 1, BACKOFF_MAX_MS = 100 };
+
+struct listener {
+	int timer_fd;
+	lfr_id timer_id;
+	unsigned backoff_ms; /* the delay of the last failure; 0 after a success */
+	int backoff_err;     /* the task's: accept waits for timer_fd, for this */
+	/* under waiting_lock */
+	bool listed;
+	struct listener *prev, *next;
+};
+
+static pthread_mutex_t waiting_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct listener *waiting;
+static atomic_uint waiting_count;
+
+static void list_waiting(struct listener *l)
+{
+	pthread_mutex_lock(&waiting_lock);
+	if (!l->listed) {
+		l->listed = true;
+		l->prev = NULL;
+		l->next = waiting;
+		if (waiting)
+			waiting->prev = l;
+		waiting = l;
+		atomic_fetch_add(&waiting_count, 1);
+	}
+	pthread_mutex_unlock(&waiting_lock);
+}
+
+/* under waiting_lock */
+static void unlist_locked(struct listener *l)
+{
+	if (!l->listed)
+		return;
+	if (l->prev)
+		l->prev->next = l->next;
+	else
+		waiting = l->next;
+	if (l->next)
+		l->next->prev = l->prev;
+	l->listed = false;
+	atomic_fetch_sub(&waiting_count, 1);
+}
+
+static void unlist_waiting(struct listener *l)
+{
+	pthread_mutex_lock(&waiting_lock);
+	unlist_locked(l);
+	pthread_mutex_unlock(&waiting_lock);
+}
+
+/* an fd was closed: every listener waiting for one tries again now */
+static void fd_released(void)
+{
+	static const struct itimerspec now = { { 0, 0 }, { 0, 1 } };
+	struct listener *l;
+
+	atomic_thread_fence(memory_order_seq_cst); /* the close before the load */
+	if (atomic_load_explicit(&waiting_count, memory_order_relaxed) == 0)
+		return;
+	pthread_mutex_lock(&waiting_lock);
+	while ((l = waiting)) {
+		unlist_locked(l);
+		/* a listener unlists itself before it closes timer_fd */
+		timerfd_settime(l->timer_fd, 0, &now, NULL);
+	}
+	pthread_mutex_unlock(&waiting_lock);
+}
+
+/* ---- sleep ---------------------------------------------------------------- */
 
 struct lfr_sleep {
 	struct lfr_reactor *reactor;
@@ -94,10 +181,8 @@ static int expired(void *ctx)
 enum lfr_poll lfr_sleep_poll(struct lfr_sleep *s, const struct lfr_waker *waker,
 			     int *err)
 {
-	int ignored;
-
-	if (!err)
-		err = &ignored;
+	if (!err) /* no way to report a failure: never wait (see io.h) */
+		return LFR_READY;
 	*err = 0;
 	if (!s) {
 		*err = -EINVAL;
@@ -113,6 +198,7 @@ void lfr_sleep_free(struct lfr_sleep *s)
 	lfr_reactor_deregister(s->reactor, s->fd, s->id);
 	close(s->fd);
 	free(s);
+	fd_released();
 }
 
 /* ---- TCP ---------------------------------------------------------------- */
@@ -121,6 +207,7 @@ struct lfr_tcp {
 	struct lfr_reactor *reactor;
 	int fd;
 	lfr_id id;
+	struct listener *listen; /* listeners only */
 };
 
 /* takes fd: on failure it is closed */
@@ -135,6 +222,7 @@ static int tcp_wrap(struct lfr_reactor *r, int fd, struct lfr_tcp **out)
 	}
 	s->reactor = r;
 	s->fd = fd;
+	s->listen = NULL;
 	s->id = lfr_reactor_next_id(r);
 	ret = lfr_reactor_register(r, fd, LFR_READABLE | LFR_WRITABLE, s->id);
 	if (ret) {
@@ -196,6 +284,8 @@ enum lfr_poll lfr_tcp_connect_poll(struct lfr_tcp *s,
 {
 	struct connect_try c = { s, err };
 
+	if (!err) /* nowhere to put the result: do nothing (see io.h) */
+		return LFR_READY;
 	*err = 0;
 	if (!s) {
 		*err = -EINVAL;
@@ -204,9 +294,46 @@ enum lfr_poll lfr_tcp_connect_poll(struct lfr_tcp *s,
 	return poll_io(s->reactor, s->id, waker, try_connect, &c, err);
 }
 
+/* the listener's back-off timer, registered under an id of its own */
+static int listener_new(struct lfr_reactor *r, struct listener **out)
+{
+	struct listener *l = lfr__alloc(0, sizeof(*l));
+	int ret;
+
+	if (!l)
+		return -ENOMEM;
+	*l = (struct listener){ .timer_fd = -1 };
+	l->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (l->timer_fd < 0) {
+		ret = -errno;
+		free(l);
+		return ret;
+	}
+	l->timer_id = lfr_reactor_next_id(r);
+	ret = lfr_reactor_register(r, l->timer_fd, LFR_READABLE, l->timer_id);
+	if (ret) {
+		close(l->timer_fd);
+		free(l);
+		return ret;
+	}
+	*out = l;
+	return 0;
+}
+
+static void listener_free(struct lfr_reactor *r, struct listener *l)
+{
+	if (!l)
+		return;
+	unlist_waiting(l); /* before timer_fd closes: see fd_released */
+	lfr_reactor_deregister(r, l->timer_fd, l->timer_id);
+	close(l->timer_fd);
+	free(l);
+}
+
 int lfr_tcp_listen(struct lfr_reactor *reactor, const struct sockaddr *addr,
 		   socklen_t len, int backlog, struct lfr_tcp **out)
 {
+	struct listener *l = NULL;
 	int fd, one = 1, ret;
 
 	if (!reactor || !addr || !out)
@@ -220,7 +347,18 @@ int lfr_tcp_listen(struct lfr_reactor *reactor, const struct sockaddr *addr,
 		close(fd);
 		return ret;
 	}
-	return tcp_wrap(reactor, fd, out);
+	ret = listener_new(reactor, &l);
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	ret = tcp_wrap(reactor, fd, out);
+	if (ret) {
+		listener_free(reactor, l);
+		return ret;
+	}
+	(*out)->listen = l;
+	return 0;
 }
 
 struct accept_try {
@@ -244,19 +382,83 @@ static int try_accept(void *ctx)
 	return 1;
 }
 
+static int timer_fired(void *ctx)
+{
+	struct listener *l = ctx;
+	uint64_t n;
+
+	if (read(l->timer_fd, &n, sizeof(n)) == sizeof(n))
+		return 1;
+	/* anything but "not yet" ends the wait rather than prolong it */
+	return errno != EAGAIN && errno != EINTR;
+}
+
+/* accept failed for want of fds or memory: nothing to gain from trying
+ * again before one is released */
+static bool out_of_resources(int err)
+{
+	return err == -EMFILE || err == -ENFILE || err == -ENOBUFS ||
+	       err == -ENOMEM || err == -ENOSPC;
+}
+
+static void start_backoff(struct lfr_reactor *r, struct listener *l,
+			  const struct lfr_waker *waker, int err)
+{
+	struct itimerspec when = { { 0, 0 }, { 0, 0 } };
+	unsigned ms = l->backoff_ms ? 2 * l->backoff_ms : BACKOFF_MIN_MS;
+
+	if (ms > BACKOFF_MAX_MS)
+		ms = BACKOFF_MAX_MS;
+	when.it_value.tv_sec = ms / 1000;
+	when.it_value.tv_nsec = (long)(ms % 1000) * 1000000L;
+	/* cannot fail on our own timerfd; if it did, no back-off: a timer
+	 * that never fires would stop the listener for good */
+	if (timerfd_settime(l->timer_fd, 0, &when, NULL) < 0)
+		return;
+	l->backoff_ms = ms;
+	l->backoff_err = err;
+	/* the task is woken when it is time to try again even if it returns
+	 * LFR_PENDING now without polling again; if the reactor refuses, the
+	 * next poll reports it */
+	lfr_reactor_set_waker(r, waker, l->timer_id);
+	list_waiting(l);
+}
+
 enum lfr_poll lfr_tcp_accept_poll(struct lfr_tcp *listener,
 				  const struct lfr_waker *waker,
 				  struct lfr_tcp **out, int *err)
 {
 	struct accept_try a = { listener, out, err };
+	struct listener *l;
+	enum lfr_poll p;
 
-	*err = 0;
-	if (!listener || !out) {
-		*err = -EINVAL;
+	if (out)
+		*out = NULL;
+	if (err)
+		*err = (!out || !listener) ? -EINVAL : 0;
+	if (!out || !err || !listener) /* see io.h: nothing is accepted */
 		return LFR_READY;
+	l = listener->listen;
+	if (l && l->backoff_err) {
+		p = poll_io(listener->reactor, l->timer_id, waker, timer_fired,
+			    l, err);
+		if (p == LFR_PENDING) {
+			*err = l->backoff_err; /* still waiting for an fd */
+			return p;
+		}
+		if (*err)
+			return p;
+		l->backoff_err = 0;
+		unlist_waiting(l);
 	}
-	return poll_io(listener->reactor, listener->id, waker, try_accept, &a,
-		       err);
+	p = poll_io(listener->reactor, listener->id, waker, try_accept, &a, err);
+	if (l && p == LFR_READY) {
+		if (out_of_resources(*err))
+			start_backoff(listener->reactor, l, waker, *err);
+		else if (!*err)
+			l->backoff_ms = 0;
+	}
+	return p;
 }
 
 struct rw_try {
@@ -291,6 +493,8 @@ static enum lfr_poll rw_poll(struct lfr_tcp *s, void *buf, size_t len,
 	int err = 0;
 	enum lfr_poll p;
 
+	if (!result) /* nowhere to put the count: move no data (see io.h) */
+		return LFR_READY;
 	if (!s || (!buf && len)) {
 		*result = -EINVAL;
 		return LFR_READY;
@@ -339,7 +543,9 @@ void lfr_tcp_close(struct lfr_tcp *s)
 {
 	if (!s)
 		return;
+	listener_free(s->reactor, s->listen);
 	lfr_reactor_deregister(s->reactor, s->fd, s->id);
 	close(s->fd);
 	free(s);
+	fd_released();
 }

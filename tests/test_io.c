@@ -1,11 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Leaf futures: the timerfd sleep. */
+/* Leaf futures: the timerfd sleep, TCP, NULL out-pointers, and accept out
+ * of fds. */
 #include "config.h"
 
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -341,4 +346,397 @@ Test(io, writing_to_a_reset_peer_is_an_error_not_sigpipe)
 	run_client_and_server(&s, &cl);
 	cr_assert(cl.result == -EPIPE || cl.result == -ECONNRESET,
 		  "write gave %zd", cl.result);
+}
+
+/* ---- NULL out-pointers: LFR_READY, nothing done, never a crash ------------------ */
+
+/* poll until LFR_READY, for up to ms milliseconds (the call has side
+ * effects: WAIT_FOR would make it once more) */
+#define POLL_READY(call, ms)                                                 \
+	({                                                                   \
+		int t_ = 0;                                                  \
+		enum lfr_poll p_;                                            \
+		while ((p_ = (call)) == LFR_PENDING && t_++ < (ms))          \
+			sleep_ms(1);                                         \
+		p_ == LFR_READY;                                             \
+	})
+
+/* a listener on r and a client connection to it, not yet polled */
+static struct lfr_tcp *listen_and_connect(struct lfr_reactor *r,
+					  struct lfr_tcp **client)
+{
+	struct sockaddr_in any = loopback(0), to;
+	struct lfr_tcp *l;
+
+	cr_assert_eq(lfr_tcp_listen(r, (struct sockaddr *)&any, sizeof(any), 16,
+				    &l), 0);
+	to = loopback(lfr_tcp_local_port(l));
+	cr_assert_eq(lfr_tcp_connect(r, (struct sockaddr *)&to, sizeof(to),
+				     client), 0);
+	return l;
+}
+
+/* ... and its server side, both connected (polled with the noop waker) */
+static struct lfr_tcp *connected_pair(struct lfr_reactor *r,
+				      struct lfr_tcp **client,
+				      struct lfr_tcp **server)
+{
+	struct lfr_waker w = lfr_waker_noop();
+	struct lfr_tcp *l = listen_and_connect(r, client);
+	int err = 1;
+
+	cr_assert(POLL_READY(lfr_tcp_accept_poll(l, &w, server, &err), 2000));
+	cr_assert_eq(err, 0);
+	cr_assert_not_null(*server);
+	cr_assert(POLL_READY(lfr_tcp_connect_poll(*client, &w, &err), 2000));
+	cr_assert_eq(err, 0);
+	return l;
+}
+
+Test(io, connect_poll_with_a_null_err_is_ready_and_does_nothing)
+{
+	struct lfr_waker w = lfr_waker_noop();
+	struct lfr_tcp *l, *c;
+	struct lfr_reactor *r;
+	int err = 1;
+
+	cr_assert_eq(lfr_tcp_connect_poll(NULL, &w, NULL), LFR_READY);
+	cr_assert_eq(lfr_reactor_new(NULL, &r), 0);
+	l = listen_and_connect(r, &c);
+	cr_assert_eq(lfr_tcp_connect_poll(c, &w, NULL), LFR_READY);
+	/* nothing was consumed: the connect still completes */
+	cr_assert(POLL_READY(lfr_tcp_connect_poll(c, &w, &err), 2000));
+	cr_assert_eq(err, 0);
+	lfr_tcp_close(c);
+	lfr_tcp_close(l);
+	lfr_reactor_free(r);
+}
+
+Test(io, accept_poll_with_a_null_out_pointer_is_ready_and_accepts_nothing)
+{
+	struct lfr_waker w = lfr_waker_noop();
+	struct lfr_tcp *l, *c, *out = (struct lfr_tcp *)&w;
+	struct lfr_reactor *r;
+	int err = 1;
+
+	cr_assert_eq(lfr_tcp_accept_poll(NULL, &w, NULL, NULL), LFR_READY);
+	cr_assert_eq(lfr_tcp_accept_poll(NULL, &w, &out, NULL), LFR_READY);
+	cr_assert_null(out);
+	cr_assert_eq(lfr_tcp_accept_poll(NULL, &w, NULL, &err), LFR_READY);
+	cr_assert_eq(err, -EINVAL);
+	cr_assert_eq(lfr_reactor_new(NULL, &r), 0);
+	l = listen_and_connect(r, &c);
+	sleep_ms(20); /* the connection is waiting in the backlog */
+	out = (struct lfr_tcp *)&w;
+	cr_assert_eq(lfr_tcp_accept_poll(l, &w, &out, NULL), LFR_READY);
+	cr_assert_null(out);
+	err = 1;
+	cr_assert_eq(lfr_tcp_accept_poll(l, &w, NULL, &err), LFR_READY);
+	cr_assert_eq(err, -EINVAL);
+	cr_assert_eq(lfr_tcp_accept_poll(l, &w, NULL, NULL), LFR_READY);
+	/* none of them took the waiting connection */
+	cr_assert(POLL_READY(lfr_tcp_accept_poll(l, &w, &out, &err), 2000));
+	cr_assert_eq(err, 0);
+	cr_assert_not_null(out);
+	lfr_tcp_close(out);
+	lfr_tcp_close(c);
+	lfr_tcp_close(l);
+	lfr_reactor_free(r);
+}
+
+Test(io, read_and_write_poll_with_a_null_result_are_ready_and_move_no_data)
+{
+	struct lfr_waker w = lfr_waker_noop();
+	struct lfr_tcp *l, *c, *s;
+	struct lfr_reactor *r;
+	char buf[16];
+	ssize_t n = 0;
+
+	cr_assert_eq(lfr_tcp_read_poll(NULL, buf, sizeof(buf), &w, NULL),
+		     LFR_READY);
+	cr_assert_eq(lfr_tcp_write_poll(NULL, "x", 1, &w, NULL), LFR_READY);
+	cr_assert_eq(lfr_reactor_new(NULL, &r), 0);
+	l = connected_pair(r, &c, &s);
+	cr_assert_eq(lfr_tcp_write_poll(c, "ping", 4, &w, &n), LFR_READY);
+	cr_assert_eq(n, 4);
+	sleep_ms(20);
+	cr_assert_eq(lfr_tcp_read_poll(s, buf, sizeof(buf), &w, NULL), LFR_READY);
+	/* nothing was read: the four bytes are still there */
+	cr_assert(POLL_READY(lfr_tcp_read_poll(s, buf, sizeof(buf), &w, &n),
+			     2000));
+	cr_assert_eq(n, 4);
+	cr_assert(memcmp(buf, "ping", 4) == 0);
+	/* nothing was written */
+	cr_assert_eq(lfr_tcp_write_poll(c, "x", 1, &w, NULL), LFR_READY);
+	sleep_ms(20);
+	cr_assert_eq(lfr_tcp_read_poll(s, buf, sizeof(buf), &w, &n), LFR_PENDING);
+	lfr_tcp_close(s);
+	lfr_tcp_close(c);
+	lfr_tcp_close(l);
+	lfr_reactor_free(r);
+}
+
+/* without err a shut-down reactor could not be told from a timer that
+ * fired: a sleep polled without err never waits, from the first poll */
+Test(io, sleep_poll_without_err_is_ready_at_once_and_with_err_reports_shutdown)
+{
+	struct lfr_waker w = lfr_waker_noop();
+	struct lfr_reactor *r;
+	struct lfr_sleep *s;
+	int err = 1;
+
+	cr_assert_eq(lfr_sleep_poll(NULL, &w, NULL), LFR_READY);
+	cr_assert_eq(lfr_reactor_new(NULL, &r), 0);
+	cr_assert_eq(lfr_sleep_new(r, 60000, &s), 0);
+	cr_assert_eq(lfr_sleep_poll(s, &w, NULL), LFR_READY);
+	/* nothing was consumed: with err it is the sleep it was */
+	cr_assert_eq(lfr_sleep_poll(s, &w, &err), LFR_PENDING);
+	cr_assert_eq(err, 0);
+	cr_assert_eq(lfr_reactor_shutdown(r), 0);
+	cr_assert_eq(lfr_sleep_poll(s, &w, NULL), LFR_READY);
+	cr_assert_eq(lfr_sleep_poll(s, &w, &err), LFR_READY);
+	cr_assert_eq(err, -ESHUTDOWN, "a shutdown is an error, not the time");
+	lfr_sleep_free(s);
+	lfr_reactor_free(r);
+}
+
+/* ---- accept out of fds: an error, then a back-off, never a spin ------------------ */
+
+/* Uses up every fd the process may open, with the soft RLIMIT_NOFILE
+ * lowered to 64 above the highest fd open now (so that it takes few).
+ * Criterion's asserts are left until release_fds: they may need an fd. */
+struct fd_hog {
+	struct rlimit saved;
+	int fds[256];
+	int n;
+};
+
+static void exhaust_fds(struct fd_hog *h)
+{
+	struct rlimit low;
+	struct dirent *e;
+	DIR *d = opendir("/proc/self/fd");
+	long high = 0;
+	int fd;
+
+	cr_assert_not_null(d);
+	while ((e = readdir(d)))
+		if (atol(e->d_name) > high)
+			high = atol(e->d_name);
+	closedir(d);
+	cr_assert_eq(getrlimit(RLIMIT_NOFILE, &h->saved), 0);
+	low = h->saved;
+	low.rlim_cur = (rlim_t)high + 1 + 64;
+	cr_assert_leq(low.rlim_cur, h->saved.rlim_cur);
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+	h->n = 0;
+	while (h->n < 256 && (fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
+		h->fds[h->n++] = fd;
+	cr_assert_lt(h->n, 256);
+	cr_assert_eq(errno, EMFILE);
+}
+
+static void release_fds(struct fd_hog *h)
+{
+	while (h->n > 0)
+		close(h->fds[--h->n]);
+	setrlimit(RLIMIT_NOFILE, &h->saved);
+}
+
+/* a plain socket connected to port: it waits in the listener's backlog */
+static int waiting_client(int port)
+{
+	struct sockaddr_in a = loopback(port);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	return fd;
+}
+
+/* Polls l every millisecond for ms milliseconds or until a connection
+ * comes, as a task woken all the time would: counts the tries that failed
+ * (LFR_READY with an error) and checks that every other poll was
+ * LFR_PENDING with the error it backs off for.  Returns the connection or
+ * NULL. */
+struct tries {
+	int failed, pending, other;
+	int last_err;
+	double last_failure;
+};
+
+static struct lfr_tcp *poll_accept_for(struct lfr_tcp *l,
+				       const struct lfr_waker *w, int ms,
+				       struct tries *t)
+{
+	double end = now() + ms / 1000.0;
+	struct lfr_tcp *c;
+	int err;
+
+	while (now() < end) {
+		if (lfr_tcp_accept_poll(l, w, &c, &err) == LFR_READY) {
+			if (!err)
+				return c;
+			if (err == -EMFILE) {
+				t->failed++;
+				t->last_failure = now();
+			} else {
+				t->other++;
+			}
+			t->last_err = err;
+		} else if (err == -EMFILE) {
+			t->pending++;
+		} else {
+			t->other++;
+			t->last_err = err;
+		}
+		sleep_ms(1);
+	}
+	return NULL;
+}
+
+Test(io, out_of_fds_accept_returns_emfile_then_backs_off_without_spinning)
+{
+	static struct counting_waker cw;
+	static struct fd_hog hog;
+	struct sockaddr_in any = loopback(0);
+	struct tries t = { 0 }, first = { 0 };
+	struct lfr_tcp *l, *c = NULL;
+	struct lfr_reactor *r;
+	struct lfr_waker w;
+	int client, err = 0, wakes;
+	enum lfr_poll p;
+	double freed;
+
+	cw_init(&cw);
+	w = cw_waker(&cw);
+	cr_assert_eq(lfr_reactor_new(NULL, &r), 0);
+	cr_assert_eq(lfr_tcp_listen(r, (struct sockaddr *)&any, sizeof(any), 16,
+				    &l), 0);
+	client = waiting_client(lfr_tcp_local_port(l));
+	exhaust_fds(&hog);
+	p = lfr_tcp_accept_poll(l, &w, &c, &err);
+	/* 300 ms of polls every millisecond: the listener tries on its own
+	 * schedule (1, 2, 4, ... 100 ms apart), the other polls are PENDING */
+	poll_accept_for(l, &w, 300, &t);
+	wakes = cw_wakes(&cw);
+	/* one fd comes free, outside the library: the timer notices */
+	close(hog.fds[--hog.n]);
+	freed = now();
+	c = poll_accept_for(l, &w, 1000, &first);
+	freed = now() - freed;
+	release_fds(&hog);
+
+	cr_assert_eq(p, LFR_READY);
+	cr_assert_eq(err, -EMFILE, "got %s", lfr_strerror(err));
+	cr_assert_eq(t.other, 0, "unexpected %s", lfr_strerror(t.last_err));
+	cr_assert_geq(t.failed, 3, "it tries again by itself");
+	cr_assert_leq(t.failed, 15, "%d tries in 300 ms: a spin", t.failed);
+	cr_assert_gt(t.pending, 2 * t.failed,
+		     "between tries, polls are PENDING: %d against %d tries",
+		     t.pending, t.failed);
+	/* (a poll that reads the timer first takes the event from the poller) */
+	cr_assert_geq(wakes, 1, "the timer wakes the task");
+	cr_assert_not_null(c, "the waiting connection was never accepted");
+	cr_assert_lt(freed, 0.5, "accepted %.3f s after an fd came free", freed);
+	lfr_tcp_close(c);
+	close(client);
+	lfr_tcp_close(l);
+	lfr_reactor_free(r);
+}
+
+Test(io, a_listener_out_of_fds_tries_again_at_once_when_the_library_closes_one)
+{
+	static struct counting_waker cw;
+	static struct fd_hog hog;
+	struct sockaddr_in any = loopback(0);
+	struct tries t = { 0 }, after = { 0 };
+	struct lfr_tcp *l, *c = NULL;
+	struct lfr_reactor *r;
+	struct lfr_sleep *s;
+	struct lfr_waker w;
+	double woken = -1, t0;
+	int client, wakes;
+
+	cw_init(&cw);
+	w = cw_waker(&cw);
+	cr_assert_eq(lfr_reactor_new(NULL, &r), 0);
+	cr_assert_eq(lfr_tcp_listen(r, (struct sockaddr *)&any, sizeof(any), 16,
+				    &l), 0);
+	cr_assert_eq(lfr_sleep_new(r, 60000, &s), 0); /* an fd of the library */
+	client = waiting_client(lfr_tcp_local_port(l));
+	exhaust_fds(&hog);
+	/* until the back-off is 100 ms: tries at 0, 1, 3, 7, ... 127, 227 ms */
+	poll_accept_for(l, &w, 230, &t);
+	while (now() - t.last_failure > 0.005 && !t.other)
+		poll_accept_for(l, &w, 1, &t);
+	wakes = cw_wakes(&cw);
+	t0 = now();
+	lfr_sleep_free(s); /* a timer 60 s away: frees its fd now */
+	if (WAIT_FOR(cw_wakes(&cw) > wakes, 1000))
+		woken = now() - t0;
+	c = poll_accept_for(l, &w, 1000, &after);
+	release_fds(&hog);
+
+	cr_assert_eq(t.other, 0, "unexpected %s", lfr_strerror(t.last_err));
+	cr_assert_geq(woken, 0, "never woken");
+	cr_assert_lt(woken, 0.060,
+		     "woken %.3f s after the release, as by the 100 ms timer",
+		     woken);
+	cr_assert_not_null(c, "the waiting connection was never accepted");
+	lfr_tcp_close(c);
+	close(client);
+	lfr_tcp_close(l);
+	lfr_reactor_free(r);
+}
+
+Test(io, a_listener_backing_off_can_be_closed_and_reports_a_shutdown)
+{
+	static struct counting_waker cw;
+	static struct fd_hog hog;
+	struct sockaddr_in any = loopback(0);
+	struct lfr_tcp *l1, *l2, *c = NULL;
+	struct lfr_reactor *r;
+	struct lfr_waker w;
+	int client, err1 = 0, err2 = 0, err3 = 0, wakes, polls = 0;
+	enum lfr_poll p3;
+	bool woken;
+
+	cw_init(&cw);
+	w = cw_waker(&cw);
+	cr_assert_eq(lfr_reactor_new(NULL, &r), 0);
+	cr_assert_eq(lfr_tcp_listen(r, (struct sockaddr *)&any, sizeof(any), 16,
+				    &l1), 0);
+	cr_assert_eq(lfr_tcp_listen(r, (struct sockaddr *)&any, sizeof(any), 16,
+				    &l2), 0);
+	client = waiting_client(lfr_tcp_local_port(l2));
+	close(waiting_client(lfr_tcp_local_port(l1)));
+	exhaust_fds(&hog);
+	lfr_tcp_accept_poll(l1, &w, &c, &err1);
+	lfr_tcp_accept_poll(l2, &w, &c, &err2);
+	sleep_ms(10); /* both timers (1 ms) fired; both still wait for an fd */
+	wakes = cw_wakes(&cw);
+	/* l1 leaves the list before it is freed; the fds its close frees wake
+	 * l2 (ASan: the release does not touch l1) */
+	lfr_tcp_close(l1);
+	woken = WAIT_FOR(cw_wakes(&cw) > wakes, 50);
+	while (hog.n < 256 && (hog.fds[hog.n] = open("/dev/null", O_RDONLY)) >= 0)
+		hog.n++;
+	/* before l2 tries again, the reactor is shut down: the try it is due
+	 * may still fail with -EMFILE, then comes -ESHUTDOWN, never PENDING */
+	cr_assert_eq(lfr_reactor_shutdown(r), 0);
+	do
+		p3 = lfr_tcp_accept_poll(l2, &w, &c, &err3);
+	while (p3 == LFR_READY && err3 == -EMFILE && ++polls < 2);
+	release_fds(&hog);
+
+	cr_assert_eq(err1, -EMFILE);
+	cr_assert_eq(err2, -EMFILE);
+	cr_assert(woken, "closing l1 woke l2, still backing off");
+	cr_assert_eq(p3, LFR_READY, "a shut-down reactor cannot wake: READY");
+	cr_assert_null(c);
+	cr_assert_eq(err3, -ESHUTDOWN, "got %s", lfr_strerror(err3));
+	close(client);
+	lfr_tcp_close(l2);
+	lfr_reactor_free(r);
 }
