@@ -12,9 +12,11 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdalign.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -33,6 +35,7 @@
 #define DEFAULT_POLLERS 1u
 #define DEFAULT_EVENTS_PER_POLL 256u
 #define DEFAULT_BUCKETS 1024ul
+#define DEFAULT_MAX_REGISTRATIONS (1ul << 20)
 #define MAX_BUCKETS (1ul << 20)
 
 /* written by its poller only, read by lfr_reactor_stats */
@@ -43,6 +46,14 @@ struct poller {
 	struct epoll_event *events_buf;
 	unsigned events_len;
 	pthread_t thread;
+};
+
+/* a spin lock for the fd numbers fd % LFR__FD_LOCKS: held around one
+ * epoll_ctl (or a growth of fd_owner, which takes all of them), never while
+ * a waker runs or a grace period is awaited; 0 is unlocked */
+#define LFR__FD_LOCKS 64
+struct fd_lock {
+	alignas(LFR__CACHELINE) atomic_uint held;
 };
 
 /* counters of the API side, striped by thread so no line is shared by all */
@@ -62,7 +73,15 @@ struct lfr_reactor {
 	unsigned npollers;
 	struct poller *pollers;
 	pthread_attr_t attr; /* all signals blocked; also the table's */
+	/* held by the shutdown that joins the pollers: a repeated shutdown
+	 * waits for it, so it too returns when no poller wakes anything */
+	pthread_mutex_t shutdown_lock;
 	struct stripe stripes[LFR__STRIPES];
+	/* which registration owns each fd number (see "fd ownership" below);
+	 * all zero from lfr_reactor_new's memset, which is their init */
+	struct fd_lock fd_locks[LFR__FD_LOCKS];
+	lfr_id *fd_owner;   /* [fd_owner_len]; 0: no live registration */
+	size_t fd_owner_len;
 };
 
 static atomic_uint next_stripe;
@@ -196,6 +215,7 @@ void lfr_reactor_config_init(struct lfr_reactor_config *config)
 	config->pollers = DEFAULT_POLLERS;
 	config->events_per_poll = DEFAULT_EVENTS_PER_POLL;
 	config->initial_buckets = DEFAULT_BUCKETS;
+	config->max_registrations = DEFAULT_MAX_REGISTRATIONS;
 }
 
 static int resolve_config(const struct lfr_reactor_config *in,
@@ -206,7 +226,8 @@ static int resolve_config(const struct lfr_reactor_config *in,
 		return 0;
 	if (in->pollers > LFR_MAX_POLLERS ||
 	    in->events_per_poll > LFR_MAX_EVENTS_PER_POLL ||
-	    in->initial_buckets > MAX_BUCKETS)
+	    in->initial_buckets > MAX_BUCKETS ||
+	    in->max_registrations > LFR_MAX_REGISTRATIONS)
 		return -EINVAL;
 	if (in->pollers)
 		out->pollers = in->pollers;
@@ -214,6 +235,8 @@ static int resolve_config(const struct lfr_reactor_config *in,
 		out->events_per_poll = in->events_per_poll;
 	if (in->initial_buckets)
 		out->initial_buckets = in->initial_buckets;
+	if (in->max_registrations)
+		out->max_registrations = in->max_registrations;
 	return 0;
 }
 
@@ -245,11 +268,13 @@ static void teardown(struct lfr_reactor *r)
 			free(r->pollers[i].events_buf);
 		free(r->pollers);
 	}
+	free(r->fd_owner);
 	if (r->stopfd >= 0)
 		close(r->stopfd);
 	if (r->epfd >= 0)
 		close(r->epfd);
 	pthread_attr_destroy(&r->attr);
+	pthread_mutex_destroy(&r->shutdown_lock);
 	free(r);
 }
 
@@ -276,9 +301,11 @@ int lfr_reactor_new(const struct lfr_reactor_config *config,
 	atomic_init(&r->next_id, 1);
 	r->epfd = r->stopfd = -1;
 	r->npollers = cfg.pollers;
+	pthread_mutex_init(&r->shutdown_lock, NULL);
 	sigfillset(&all);
 	ret = -pthread_attr_init(&r->attr);
 	if (ret) {
+		pthread_mutex_destroy(&r->shutdown_lock);
 		free(r);
 		return ret;
 	}
@@ -327,12 +354,19 @@ int lfr_reactor_new(const struct lfr_reactor_config *config,
 	 * no thread of the library or of liburcu takes the application's
 	 * signals. */
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	ret = lfr__table_new(cfg.initial_buckets, &r->attr, &r->table);
+	ret = lfr__table_new(cfg.initial_buckets, cfg.max_registrations / 2,
+			     &r->attr, &r->table);
 	for (i = 0; ret == 0 && i < cfg.pollers; i++) {
 		ret = -lfr__pthread_create(&r->pollers[i].thread, &r->attr,
 				      poller_main, &r->pollers[i]);
-		if (ret == 0)
+		if (ret == 0) {
+			char name[16];
+
+			/* for top, gdb and perf; a failure changes nothing */
+			snprintf(name, sizeof(name), "lfr-poll-%u", i % 100u);
+			pthread_setname_np(r->pollers[i].thread, name);
 			started++;
+		}
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (ret)
@@ -354,12 +388,17 @@ static bool closed(struct lfr_reactor *r)
 
 int lfr_reactor_shutdown(struct lfr_reactor *reactor)
 {
+	int ret = 0;
+
 	if (!reactor)
 		return -EINVAL;
+	pthread_mutex_lock(&reactor->shutdown_lock);
 	if (atomic_exchange(&reactor->closed, true))
-		return -ESHUTDOWN;
-	stop_pollers(reactor, reactor->npollers);
-	return 0;
+		ret = -ESHUTDOWN;
+	else
+		stop_pollers(reactor, reactor->npollers);
+	pthread_mutex_unlock(&reactor->shutdown_lock);
+	return ret;
 }
 
 void lfr_reactor_free(struct lfr_reactor *reactor)
@@ -384,6 +423,81 @@ static bool issued(struct lfr_reactor *r, lfr_id id)
 	       id < atomic_load_explicit(&r->next_id, memory_order_relaxed);
 }
 
+/*
+ * fd ownership.  epoll_ctl(DEL) goes by fd number, and a number outlives
+ * its file: register A on 7, close 7, a new file gets 7 and is registered
+ * as B (ADD succeeds: closing the file dropped A's watch).  A DEL on 7 for
+ * A would now take B's watch.  So fd_owner[fd] names the registration that
+ * owns the number: set by a register whose ADD succeeded (an older owner is
+ * then orphaned: its file was closed, it owns nothing), cleared by its
+ * deregister.  A deregister calls DEL only for the owner; any other gets
+ * -EBADF and touches no watch.  The ADD or DEL and the owner's update are
+ * one step under the number's lock, so no DEL can fall between another
+ * registration's ADD and its claim.  The kernel serialises epoll_ctl on one
+ * epoll instance anyway (its ep->mtx); this adds an uncontended atomic
+ * exchange and a store.
+ *
+ * fd_owner and fd_owner_len are read under any one lock and written under
+ * all of them (a growth, which frees the old array: nobody can hold it).
+ */
+static void fd_lock(struct lfr_reactor *r, int fd)
+{
+	atomic_uint *held = &r->fd_locks[(unsigned)fd % LFR__FD_LOCKS].held;
+	unsigned spins = 0;
+
+	while (atomic_exchange_explicit(held, 1, memory_order_acquire)) {
+		while (atomic_load_explicit(held, memory_order_relaxed)) {
+			/* the holder is in a system call: yield soon */
+			if (++spins >= 64)
+				sched_yield();
+		}
+	}
+}
+
+static void fd_unlock(struct lfr_reactor *r, int fd)
+{
+	atomic_store_explicit(&r->fd_locks[(unsigned)fd % LFR__FD_LOCKS].held,
+			      0, memory_order_release);
+}
+
+/* makes fd_owner cover fd; -ENOMEM with nothing changed.  Never shrinks. */
+static int fd_reserve(struct lfr_reactor *r, int fd)
+{
+	size_t len, want = (size_t)fd + 1;
+	lfr_id *grown;
+	unsigned i;
+	int ret = 0;
+
+	fd_lock(r, fd);
+	len = r->fd_owner_len;
+	fd_unlock(r, fd);
+	if (want <= len)
+		return 0;
+	for (i = 0; i < LFR__FD_LOCKS; i++) /* in order: one grower at a time */
+		fd_lock(r, (int)i);
+	len = r->fd_owner_len;
+	if (want > len) {
+		size_t n = len ? len : 64;
+
+		while (n < want)
+			n *= 2;
+		grown = lfr__alloc(0, n * sizeof(*grown));
+		if (grown) {
+			if (len)
+				memcpy(grown, r->fd_owner, len * sizeof(*grown));
+			memset(grown + len, 0, (n - len) * sizeof(*grown));
+			free(r->fd_owner);
+			r->fd_owner = grown;
+			r->fd_owner_len = n;
+		} else {
+			ret = -ENOMEM;
+		}
+	}
+	for (i = LFR__FD_LOCKS; i-- > 0;)
+		fd_unlock(r, (int)i);
+	return ret;
+}
+
 int lfr_reactor_register(struct lfr_reactor *reactor, int fd,
 			 unsigned interest, lfr_id id)
 {
@@ -399,6 +513,11 @@ int lfr_reactor_register(struct lfr_reactor *reactor, int fd,
 	if (closed(reactor))
 		return -ESHUTDOWN;
 
+	/* room for fd's owner before anything else: its failure leaves
+	 * nothing behind */
+	ret = fd_reserve(reactor, fd);
+	if (ret)
+		return ret;
 	ret = lfr__table_insert(reactor->table, id, fd);
 	if (ret)
 		return ret;
@@ -409,8 +528,15 @@ int lfr_reactor_register(struct lfr_reactor *reactor, int fd,
 	if (interest & LFR_WRITABLE)
 		ev.events |= EPOLLOUT;
 	ev.data.u64 = id;
-	if (lfr__epoll_ctl(reactor->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-		ret = -errno;
+	fd_lock(reactor, fd);
+	ret = lfr__epoll_ctl(reactor->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno
+									 : 0;
+	/* added: fd is a file no live registration watches.  A previous
+	 * owner's file was closed; that registration is orphaned */
+	if (ret == 0)
+		reactor->fd_owner[fd] = id;
+	fd_unlock(reactor, fd);
+	if (ret) {
 		/* no event can name id: the fd never entered epoll.  A
 		 * waker a racing set_waker stored is dropped with the entry */
 		lfr__table_remove(reactor->table, id);
@@ -443,15 +569,33 @@ int lfr_reactor_set_waker(struct lfr_reactor *reactor,
 	return ret;
 }
 
+struct unwatch_ctx {
+	struct lfr_reactor *r;
+	lfr_id id;
+};
+
+/* DEL only if id still owns fd: an orphaned registration's number may be
+ * another registration's watch now */
 static int epoll_del(void *ctx, int fd)
 {
-	struct lfr_reactor *r = ctx;
+	struct unwatch_ctx *c = ctx;
+	struct lfr_reactor *r = c->r;
+	int ret = -EBADF;
 
-	return lfr__epoll_ctl(r->epfd, EPOLL_CTL_DEL, fd, NULL) < 0 ? -errno : 0;
+	fd_lock(r, fd);
+	if ((size_t)fd < r->fd_owner_len && r->fd_owner[fd] == c->id) {
+		r->fd_owner[fd] = 0;
+		ret = lfr__epoll_ctl(r->epfd, EPOLL_CTL_DEL, fd, NULL) < 0
+			      ? -errno
+			      : 0;
+	}
+	fd_unlock(r, fd);
+	return ret;
 }
 
 int lfr_reactor_deregister(struct lfr_reactor *reactor, int fd, lfr_id id)
 {
+	struct unwatch_ctx ctx = { reactor, id };
 	int ret, del = 0;
 
 	if (!reactor || id == 0)
@@ -461,13 +605,14 @@ int lfr_reactor_deregister(struct lfr_reactor *reactor, int fd, lfr_id id)
 	/* out of epoll first, then out of the table: from there no new event
 	 * can name id, only those already in a poller's batch, which the
 	 * grace period before the free covers */
-	ret = lfr__table_remove_fd(reactor->table, id, fd, epoll_del, reactor,
+	ret = lfr__table_remove_fd(reactor->table, id, fd, epoll_del, &ctx,
 				   &del);
 	if (ret)
 		return ret;
 	maybe_resize(reactor, count(&stripe_of(reactor)->deregistered, 1));
-	/* EBADF: fd was closed first.  ENOENT: closed, and its number reused
-	 * by a file that was never registered */
+	/* EBADF: fd was closed first, and its number reused by another
+	 * registration (no DEL was made) or by nothing.  ENOENT: closed, and
+	 * its number reused by a file that was never registered */
 	return del == -ENOENT ? -EBADF : del;
 }
 

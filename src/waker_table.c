@@ -105,6 +105,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <urcu/urcu-bp.h>
 #include <urcu/rculfhash.h>
 
@@ -112,8 +113,6 @@
 #include "waker_table.h"
 
 #define LFR__CACHELINE 64
-#define LFR__MAX_BUCKETS (1UL << 24)
-#define FRONT_MAX (1UL << 22)
 
 /* a block of retired items: 4 KiB */
 #define BLOCK_ITEMS 254
@@ -237,6 +236,7 @@ struct lfr__table {
 	struct cds_lfht *ht;
 	_Atomic(struct front *) front;
 	atomic_ulong front_slots;  /* its size, readable outside a section */
+	unsigned long max_buckets, front_max;
 	uint64_t gen;              /* unique per table: the threads' cache key */
 	unsigned long min_buckets;
 	atomic_ulong buckets;      /* written by the maintainer only */
@@ -1052,8 +1052,23 @@ static void *maintainer_main(void *arg)
 
 /* ---- table life -------------------------------------------------------- */
 
-int lfr__table_new(unsigned long initial_buckets, pthread_attr_t *attr,
-		   struct lfr__table **out)
+/* liburcu reserves the lfht's largest bucket array up front (mmap) and
+ * aborts when it cannot: try the same reservation first, so that a process
+ * short of address space gets -ENOMEM instead */
+static bool can_reserve(unsigned long buckets)
+{
+	size_t len = buckets * sizeof(struct cds_lfht_node);
+	void *p = mmap(NULL, len, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	if (p == MAP_FAILED)
+		return false;
+	munmap(p, len);
+	return true;
+}
+
+int lfr__table_new(unsigned long initial_buckets, unsigned long max_buckets,
+		   pthread_attr_t *attr, struct lfr__table **out)
 {
 	struct lfr__table *t = lfr__alloc(alignof(struct lfr__table), sizeof(*t));
 	unsigned long size = 1;
@@ -1065,6 +1080,10 @@ int lfr__table_new(unsigned long initial_buckets, pthread_attr_t *attr,
 	while (size < initial_buckets)
 		size <<= 1;
 	t->min_buckets = size;
+	t->max_buckets = size;
+	while (t->max_buckets < max_buckets)
+		t->max_buckets <<= 1;
+	t->front_max = 2 * t->max_buckets;
 	t->gen = atomic_fetch_add(&next_gen, 1);
 	atomic_init(&t->buckets, size);
 	pthread_mutex_init(&t->lock, NULL);
@@ -1087,7 +1106,9 @@ int lfr__table_new(unsigned long initial_buckets, pthread_attr_t *attr,
 	/* No CDS_LFHT_AUTO_RESIZE: in liburcu 0.13 it starts a resize worker
 	 * that unblocks SIGUSR1 for itself.  The maintainer resizes instead.
 	 * attr (signals blocked) also serves the table's resize helpers. */
-	t->ht = cds_lfht_new_flavor(size, size, LFR__MAX_BUCKETS, 0,
+	if (!can_reserve(t->max_buckets))
+		goto fail;
+	t->ht = cds_lfht_new_flavor(size, size, t->max_buckets, 0,
 				    &urcu_bp_flavor, attr);
 	if (!t->ht)
 		goto fail;
@@ -1096,6 +1117,7 @@ int lfr__table_new(unsigned long initial_buckets, pthread_attr_t *attr,
 		cds_lfht_destroy(t->ht, NULL);
 		goto fail;
 	}
+	pthread_setname_np(t->maintainer, "lfr-maint");
 	*out = t;
 	return 0;
 fail:
@@ -1169,9 +1191,9 @@ bool lfr__table_wants_resize(struct lfr__table *t, unsigned long live)
 	unsigned long slots = atomic_load_explicit(&t->front_slots,
 						   memory_order_relaxed);
 
-	return (live > 2 * size && size < LFR__MAX_BUCKETS) ||
+	return (live > 2 * size && size < t->max_buckets) ||
 	       (live < size / 8 && size > t->min_buckets) ||
-	       (live > slots && slots < FRONT_MAX);
+	       (live > slots && slots < t->front_max);
 }
 
 static void resize_to_fit(struct lfr__table *t, unsigned long live)
@@ -1181,12 +1203,12 @@ static void resize_to_fit(struct lfr__table *t, unsigned long live)
 	if (!lfr__table_wants_resize(t, live))
 		return;
 	have = atomic_load_explicit(&t->front_slots, memory_order_relaxed);
-	for (slots = have; slots < live && slots < FRONT_MAX;)
+	for (slots = have; slots < live && slots < t->front_max;)
 		slots <<= 1;
 	/* a failed allocation leaves the old array: lookups miss more */
 	if (slots > have)
 		front_grow(t, slots);
-	while (target < live && target < LFR__MAX_BUCKETS)
+	while (target < live && target < t->max_buckets)
 		target <<= 1;
 	if (target == lfr__table_buckets(t))
 		return;

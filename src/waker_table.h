@@ -28,8 +28,8 @@ void lfr__read_unlock(void);
 
 /* Starts the table's maintainer thread (batched frees, resizes) with attr,
  * which is kept for the table's life (resize helper threads use it). */
-int lfr__table_new(unsigned long initial_buckets, pthread_attr_t *attr,
-		   struct lfr__table **out);
+int lfr__table_new(unsigned long initial_buckets, unsigned long max_buckets,
+		   pthread_attr_t *attr, struct lfr__table **out);
 /* with no other caller and no poller left; outside any read-side section.
  * Stops the maintainer, removes every entry, drops every waker, frees
  * what is retired and the table. */

@@ -8,7 +8,10 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "helpers.h"
@@ -337,4 +340,150 @@ Test(errors, calls_after_shutdown_are_eshutdown_and_change_nothing)
 	cr_assert_eq(cw_wakes(&cw), 0, "no poller runs after shutdown");
 	cr_assert_str_neq(lfr_strerror(-ESHUTDOWN), "unknown error");
 	/* teardown frees it: the waker is dropped there */
+}
+
+/* register A on a pipe, close it, and register B on the pipe that reuses
+ * its numbers: A is orphaned */
+Test(errors, deregister_of_orphaned_fd_is_ebadf_and_keeps_the_new_watch)
+{
+	static struct counting_waker cw;
+	struct lfr_waker w;
+	int q[2], q2[2], old_fd;
+	lfr_id a = lfr_reactor_next_id(r), b;
+
+	cw_init(&cw);
+	w = cw_waker(&cw);
+	test_pipe(q);
+	old_fd = q[0];
+	cr_assert_eq(lfr_reactor_register(r, q[0], LFR_READABLE, a), 0);
+	close_pipe(q);
+	test_pipe(q2);
+	cr_assert_eq(q2[0], old_fd, "the lowest free number is reused");
+	b = register_with_waker(r, q2[0], &w);
+
+	cr_assert_eq(lfr_reactor_deregister(r, old_fd, a), -EBADF,
+		     "A owns nothing since B took the number");
+	cr_assert_eq(lfr_reactor_set_waker(r, &w, a), -ENOENT, "A is gone");
+	cr_assert_eq(stats_of(r).registrations, 1, "B stays");
+	fire(q2[1]);
+	cr_assert(WAIT_FOR(cw_wakes(&cw) == 1, 5000), "B is still in epoll");
+	cr_assert_eq(lfr_reactor_deregister(r, q2[0], b), 0);
+	close_pipe(q2);
+}
+
+/* threads that close before they deregister, beside threads that do it
+ * right on the same fd numbers */
+#define CHURN_MS 1000
+#define WAKE_TIMEOUT_MS 2000
+
+struct churn {
+	atomic_bool stop;
+	atomic_int missed;       /* a correct thread's wake-up never came */
+	atomic_int bad_dereg;    /* a correct thread's deregister failed */
+	atomic_int setup_failed; /* pipe or register failed */
+	atomic_long rounds;
+};
+
+static struct churn churn;
+
+static void *closes_first(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&churn.stop)) {
+		int q[2];
+		lfr_id id = lfr_reactor_next_id(r);
+
+		if (pipe2(q, O_NONBLOCK | O_CLOEXEC) != 0 ||
+		    lfr_reactor_register(r, q[0], LFR_READABLE, id) != 0) {
+			atomic_fetch_add(&churn.setup_failed, 1);
+			return NULL;
+		}
+		close_pipe(q);
+		sched_yield(); /* let another thread take the numbers */
+		lfr_reactor_deregister(r, q[0], id);
+	}
+	return NULL;
+}
+
+static void *does_it_right(void *arg)
+{
+	struct counting_waker *cw = arg;
+	struct lfr_waker w = cw_waker(cw);
+	int target = 0;
+
+	while (!atomic_load(&churn.stop)) {
+		int q[2];
+		lfr_id id = lfr_reactor_next_id(r);
+
+		if (pipe2(q, O_NONBLOCK | O_CLOEXEC) != 0 ||
+		    lfr_reactor_register(r, q[0], LFR_READABLE, id) != 0 ||
+		    lfr_reactor_set_waker(r, &w, id) != 0) {
+			atomic_fetch_add(&churn.setup_failed, 1);
+			return NULL;
+		}
+		target++;
+		if (write(q[1], "x", 1) != 1) /* no cr_assert off the main thread */
+			atomic_fetch_add(&churn.setup_failed, 1);
+		if (!WAIT_FOR(cw_wakes(cw) >= target, WAKE_TIMEOUT_MS)) {
+			atomic_fetch_add(&churn.missed, 1);
+			target = cw_wakes(cw);
+		}
+		if (lfr_reactor_deregister(r, q[0], id) != 0)
+			atomic_fetch_add(&churn.bad_dereg, 1);
+		close_pipe(q);
+		atomic_fetch_add(&churn.rounds, 1);
+	}
+	return NULL;
+}
+
+Test(errors, close_before_deregister_never_costs_others_a_wakeup,
+     .timeout = 60)
+{
+	static struct counting_waker cws[2];
+	pthread_t bad[2], good[2];
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		cw_init(&cws[i]);
+		cr_assert_eq(pthread_create(&bad[i], NULL, closes_first, NULL), 0);
+		cr_assert_eq(pthread_create(&good[i], NULL, does_it_right,
+					    &cws[i]), 0);
+	}
+	sleep_ms(CHURN_MS);
+	atomic_store(&churn.stop, true);
+	for (i = 0; i < 2; i++) {
+		pthread_join(bad[i], NULL);
+		pthread_join(good[i], NULL);
+	}
+	cr_assert_eq(atomic_load(&churn.setup_failed), 0);
+	cr_assert_eq(atomic_load(&churn.missed), 0,
+		     "every correct registration's wake-up arrived (%ld rounds)",
+		     atomic_load(&churn.rounds));
+	cr_assert_eq(atomic_load(&churn.bad_dereg), 0);
+	cr_assert_gt(atomic_load(&churn.rounds), 100, "the threads ran");
+}
+
+Test(errors, growing_the_fd_owner_array_fails_with_enomem_and_leaves_nothing)
+{
+	struct lfr_waker w = lfr_waker_noop();
+	int high = 4000, fd;
+	lfr_id id = lfr_reactor_next_id(r), warm = lfr_reactor_next_id(r);
+
+	/* this thread's state on the table exists: the next allocation of
+	 * a register is the array's growth */
+	cr_assert_eq(lfr_reactor_register(r, p[1], LFR_WRITABLE, warm), 0);
+	cr_assert_eq(lfr_reactor_deregister(r, p[1], warm), 0);
+	fd = dup2(p[0], high);
+	cr_assert_eq(fd, high, "dup2: %s", strerror(errno));
+	lfr__hooks.fail_alloc_after = 0;
+	cr_assert_eq(lfr_reactor_register(r, fd, LFR_READABLE, id), -ENOMEM);
+	lfr__hooks.fail_alloc_after = -1;
+	cr_assert_eq(lfr_reactor_set_waker(r, &w, id), -ENOENT, "no entry");
+	cr_assert_eq(stats_of(r).registrations, 0);
+	id = lfr_reactor_next_id(r);
+	cr_assert_eq(lfr_reactor_register(r, fd, LFR_READABLE, id), 0,
+		     "fd never entered epoll");
+	cr_assert_eq(lfr_reactor_deregister(r, fd, id), 0);
+	close(fd);
+	assert_pipe_still_works();
 }

@@ -14,6 +14,8 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -561,4 +563,150 @@ Test(lifecycle, fork_leaves_the_parent_reactor_working)
 	cr_assert(WAIT_FOR(cw_wakes(&cw) == 1, 5000), "the parent's poller runs");
 	cr_assert_eq(lfr_reactor_deregister(r, p[0], id), 0);
 	teardown();
+}
+
+/* ---- limits, repeated shutdown, thread names ------------------------------ */
+
+#ifndef __SANITIZE_ADDRESS__ /* ASan reserves terabytes: no RLIMIT_AS */
+Test(lifecycle, a_reactor_short_of_address_space_gets_enomem_not_an_abort)
+{
+	pid_t pid = fork();
+	int status;
+
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		/* what the process maps now, plus 192 MiB: a few reactors fit
+		 * (two thread stacks and the table's bucket reservation each),
+		 * then creation must fail cleanly */
+		struct lfr_reactor *rs[64];
+		struct rlimit lim;
+		unsigned long pages = 0;
+		int n = 0, bad = 0, failed = 0;
+		FILE *f = fopen("/proc/self/statm", "r");
+
+		if (!f || fscanf(f, "%lu", &pages) != 1)
+			_exit(2);
+		fclose(f);
+		lim.rlim_cur = lim.rlim_max =
+			pages * (rlim_t)sysconf(_SC_PAGESIZE) + (192ul << 20);
+		if (setrlimit(RLIMIT_AS, &lim) != 0)
+			_exit(2);
+		while (n < 64 && !failed) {
+			int ret = lfr_reactor_new(NULL, &rs[n]);
+
+			if (ret == 0)
+				n++;
+			else if (ret == -ENOMEM || ret == -EAGAIN)
+				failed = 1;
+			else
+				bad = 1, failed = 1;
+		}
+		while (n > 0)
+			lfr_reactor_free(rs[--n]);
+		_exit(bad ? 3 : failed ? 0 : 4);
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status), "the child died (signal %d)",
+		  WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+	cr_assert_eq(WEXITSTATUS(status), 0,
+		     "2: no limit set, 3: another error, 4: never ran out");
+}
+#endif
+
+Test(lifecycle, max_registrations_above_its_limit_is_einval)
+{
+	struct lfr_reactor_config cfg;
+	struct lfr_reactor *x = NULL;
+
+	lfr_reactor_config_init(&cfg);
+	cr_assert_eq(cfg.max_registrations, 1ul << 20, "the documented default");
+	cfg.max_registrations = LFR_MAX_REGISTRATIONS + 1;
+	cr_assert_eq(lfr_reactor_new(&cfg, &x), -EINVAL);
+	cr_assert_null(x);
+	cfg.max_registrations = 64; /* small: the table still grows past it */
+	cr_assert_eq(lfr_reactor_new(&cfg, &x), 0);
+	lfr_reactor_free(x);
+}
+
+static atomic_int slow_started, slow_finished;
+static void slow_wake(void *data)
+{
+	(void)data;
+	atomic_store(&slow_started, 1);
+	sleep_ms(300);
+	atomic_store(&slow_finished, 1);
+}
+static struct lfr_waker slow_clone(void *data);
+static void slow_drop(void *data)
+{
+	(void)data;
+}
+static const struct lfr_waker_vtable slow_vtable = {
+	slow_clone, slow_wake, slow_wake, slow_drop,
+};
+static struct lfr_waker slow_clone(void *data)
+{
+	return (struct lfr_waker){ &slow_vtable, data };
+}
+
+static void *shut_down(void *arg)
+{
+	lfr_reactor_shutdown(arg);
+	return NULL;
+}
+
+Test(lifecycle, a_repeated_shutdown_returns_only_when_no_poller_wakes_anything)
+{
+	struct lfr_reactor *x;
+	struct lfr_waker w = { &slow_vtable, NULL };
+	pthread_t first;
+	int q[2];
+	lfr_id id;
+
+	cr_assert_eq(lfr_reactor_new(NULL, &x), 0);
+	test_pipe(q);
+	id = lfr_reactor_next_id(x);
+	cr_assert_eq(lfr_reactor_register(x, q[0], LFR_READABLE, id), 0);
+	cr_assert_eq(lfr_reactor_set_waker(x, &w, id), 0);
+	fire(q[1]);
+	cr_assert(WAIT_FOR(atomic_load(&slow_started), 5000));
+	/* the first shutdown joins a poller busy in a 300 ms wake */
+	pthread_create(&first, NULL, shut_down, x);
+	sleep_ms(50);
+	cr_assert_eq(lfr_reactor_shutdown(x), -ESHUTDOWN);
+	cr_assert(atomic_load(&slow_finished),
+		  "the repeated shutdown returned while a poller still woke");
+	pthread_join(first, NULL);
+	lfr_reactor_free(x);
+	close_pipe(q);
+}
+
+Test(lifecycle, the_library_threads_are_named)
+{
+	struct lfr_reactor_config cfg;
+	struct lfr_reactor *x;
+	pid_t tids[MAX_TASKS];
+	int n, polls = 0, maint = 0;
+
+	lfr_reactor_config_init(&cfg);
+	cfg.pollers = 2;
+	cr_assert_eq(lfr_reactor_new(&cfg, &x), 0);
+	n = list_tasks(tids);
+	for (int i = 0; i < n; i++) {
+		char path[64], name[32] = "";
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/self/task/%d/comm", tids[i]);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(name, sizeof(name), f)) {
+			polls += strncmp(name, "lfr-poll-", 9) == 0;
+			maint += strcmp(name, "lfr-maint\n") == 0;
+		}
+		fclose(f);
+	}
+	lfr_reactor_free(x);
+	cr_assert_eq(polls, 2, "two pollers named lfr-poll-N");
+	cr_assert_geq(maint, 1, "the maintainer named lfr-maint");
 }

@@ -360,7 +360,7 @@ static void *lfr_create(unsigned long capacity)
 {
 	struct lfr__table *t;
 
-	return lfr__table_new(capacity, NULL, &t) ? NULL : t;
+	return lfr__table_new(capacity, 2 * capacity, NULL, &t) ? NULL : t;
 }
 
 static void lfr_destroy(void *t)

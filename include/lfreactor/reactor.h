@@ -58,6 +58,7 @@ enum {
 /* Limits checked by lfr_reactor_new(). */
 #define LFR_MAX_POLLERS 64u
 #define LFR_MAX_EVENTS_PER_POLL 65536u
+#define LFR_MAX_REGISTRATIONS (1ul << 28)
 
 /*
  * Reactor configuration.  Initialise with lfr_reactor_config_init() and set
@@ -73,6 +74,12 @@ struct lfr_reactor_config {
 	/* initial buckets of the waker table, rounded up to a power of two;
 	 * the table grows by itself.  default 1024, at most 1 << 20 */
 	unsigned long initial_buckets;
+	/* live registrations the table is sized for: its buckets grow up to
+	 * half of this (rounded up to a power of two), and liburcu reserves
+	 * that bucket array's address space (16 bytes a bucket) when the
+	 * reactor is created.  More registrations still work, with longer
+	 * chains.  default 1 << 20 (8 MiB reserved), at most 1 << 28 */
+	unsigned long max_registrations;
 };
 
 /*
@@ -105,7 +112,8 @@ LFR_EXTERN void lfr_reactor_config_init(struct lfr_reactor_config *config);
  * config may be NULL for the defaults.  On success stores the reactor in
  * *out and returns 0.  Errors (nothing is left behind; *out is untouched):
  *  -EINVAL  out is NULL, or a config field is above its limit
- *  -ENOMEM  out of memory (also the table could not be created)
+ *  -ENOMEM  out of memory, or of address space for the table's buckets
+ *           (see max_registrations): never an abort
  *  -EMFILE, -ENFILE  no fd for epoll or the eventfd
  *  -EAGAIN  a thread could not be created
  * Threads: any thread; the calling thread's signal mask is briefly set to
@@ -126,11 +134,12 @@ LFR_EXTERN int lfr_reactor_new(const struct lfr_reactor_config *config,
  * still wake its waker for an event recorded earlier).  next_id and stats
  * keep working.  Registrations stay, with their wakers, until
  * lfr_reactor_free().
- * Returns 0; -ESHUTDOWN if the reactor was already shut down; -EINVAL if
- * reactor is NULL.
+ * Returns 0; -ESHUTDOWN if the reactor was already shut down (also then
+ * only once no poller wakes anything: a repeated call waits for the one
+ * still joining the pollers); -EINVAL if reactor is NULL.
  * Threads: any thread but a poller (never from a waker: it would join
  * itself), concurrently with every call but lfr_reactor_free().
- * Blocks: until the pollers exit.
+ * Blocks: until the pollers exit (a mutex held while they are joined).
  * Ordering: the mark is sequentially consistent; a call that reads it
  * closed happens after it.
  */
@@ -171,6 +180,11 @@ LFR_EXTERN lfr_id lfr_reactor_next_id(struct lfr_reactor *reactor);
  * so an event that arrives before the first lfr_reactor_set_waker() is
  * recorded, not lost: set_waker wakes the new waker at once.  The caller
  * keeps ownership of fd; deregister it before closing it.
+ * The registration owns fd's number until it is deregistered, or until a
+ * later register of the same number succeeds: that is only possible once
+ * fd was closed (closing a file ends its epoll watch), and it orphans this
+ * registration, which then owns nothing; its deregister returns -EBADF and
+ * cannot touch the new registration's watch.
  * Returns 0 or (nothing is left registered on failure):
  *  -EINVAL  reactor NULL; interest 0 or with bits other than LFR_READABLE |
  *           LFR_WRITABLE; id 0 or an id this reactor's next_id has not yet
@@ -179,17 +193,23 @@ LFR_EXTERN lfr_id lfr_reactor_next_id(struct lfr_reactor *reactor);
  *           any id)
  *  -EBADF   fd is negative or not open
  *  -EPERM   fd does not support epoll (a regular file or directory)
- *  -ENOMEM  out of memory;  -ENOSPC  the user's epoll watch limit
+ *  -ENOMEM  out of memory (also growing the reactor's table of fd owners,
+ *           an array indexed by fd);  -ENOSPC  the user's epoll watch limit
  *  -ESHUTDOWN  the reactor was shut down
  * Registering an id that was deregistered before is a caller error the
  * library cannot always detect; it would let a stale event reach the new
  * registration.  Take a new id instead.
  * Threads: any, concurrently, including from a waker.
- * Blocks: no lock in the common case: the entry comes from this thread's
- * cache (refilled 64 at a time under a mutex, from a slab of 63 entries
- * when none is free); may drop wakers this thread retired earlier (see
- * the threading rules); one epoll_ctl system call.
- * Ordering: the entry is published (full barrier) before epoll_ctl(ADD).
+ * Blocks: the entry comes from this thread's cache without a lock in the
+ * common case (refilled 64 at a time under a mutex, from a slab of 63
+ * entries when none is free); may drop wakers this thread retired earlier
+ * (see the threading rules); one epoll_ctl system call, made under a spin
+ * lock shared by the fd numbers equal modulo 64 (held for that call only;
+ * it yields the CPU while waiting).  The first fd at or above the fd-owner
+ * array's size grows it (doubling, from 64) with all 64 locks held.
+ * Ordering: the entry is published (full barrier) before epoll_ctl(ADD);
+ * the ADD and the claim of fd's number are one step under fd's lock, so a
+ * deregister of fd by another registration is wholly before or after it.
  */
 LFR_EXTERN int lfr_reactor_register(struct lfr_reactor *reactor, int fd,
 				    unsigned interest, lfr_id id);
@@ -243,15 +263,26 @@ LFR_EXTERN int lfr_reactor_set_waker(struct lfr_reactor *reactor,
  *           its state (nothing is changed)
  *  -EBADF   fd was already closed: the entry is still removed and the id is
  *           gone, but the kernel may keep watching the open file if fd had
- *           duplicates.  Deregister before close.
+ *           duplicates.  Deregister before close.  Also when the
+ *           registration was orphaned (fd was closed and its number then
+ *           registered again, under another id, see lfr_reactor_register):
+ *           then no epoll_ctl(DEL) is made, so the watch of the number's
+ *           current registration stays and keeps waking its waker; the
+ *           entry is still removed.
  *  other    epoll_ctl(DEL) failed otherwise (-ENOMEM): the id is removed
  *           all the same; events the kernel still reports for fd are
  *           counted as stale and wake nobody.
  * Threads: any, concurrently, including from a waker.  If two threads
  * deregister the same id at once, one gets 0 and the other -ENOENT.
- * Blocks: one epoll_ctl system call; takes no lock; the entry waits for a
- * grace period in this thread's blocks, like set_waker's replaced wakers,
- * and may wait for one under the same back-pressure.
+ * Blocks: at most one epoll_ctl system call (none for an orphaned
+ * registration), under fd's spin lock as in lfr_reactor_register; the
+ * entry waits for a grace period in this thread's blocks, like
+ * set_waker's replaced wakers, and may wait for one under the same
+ * back-pressure.
+ * Ordering: the check that id still owns fd, the epoll_ctl(DEL) and the
+ * release of the number are one step under fd's lock: a register of the
+ * same number by another id is wholly before it (then this call gets
+ * -EBADF) or wholly after (then its watch is untouched).
  */
 LFR_EXTERN int lfr_reactor_deregister(struct lfr_reactor *reactor, int fd,
 				      lfr_id id);
