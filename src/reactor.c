@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <lfreactor.h>
@@ -68,8 +69,23 @@ struct lfr_reactor {
 	 * ever gets read */
 	alignas(LFR__CACHELINE) struct lfr__table *table;
 	atomic_bool closed;
+	/* set when no stop wake-up could be armed (both the epoll fd and the
+	 * stop eventfd were closed behind the reactor's back): a poller that
+	 * comes back from epoll_wait then stops.  Read once per batch, on a
+	 * line that is only ever read */
+	atomic_bool stop_lost;
 	int epfd;
 	int stopfd;
+	int stopfd2; /* a fresh stop eventfd, armed when stopfd was gone */
+	/* pollers shutdown could not join: free then leaks the reactor
+	 * rather than free memory they may still use (under shutdown_lock) */
+	unsigned unjoined;
+	/* the first failure of one of the reactor's own fds, a negative
+	 * errno; 0 while none failed */
+	atomic_int fd_error;
+	/* a poller's epoll_wait failed: the number is not the reactor's any
+	 * more, and teardown leaves it alone */
+	atomic_bool epfd_lost;
 	unsigned npollers;
 	struct poller *pollers;
 	pthread_attr_t attr; /* all signals blocked; also the table's */
@@ -140,6 +156,14 @@ static void maybe_resize(struct lfr_reactor *r, uint64_t n)
 		lfr__table_request_resize(r->table, live);
 }
 
+/* keeps the first failure: the later ones usually follow from it */
+static void fd_failed(struct lfr_reactor *r, int err)
+{
+	int none = 0;
+
+	atomic_compare_exchange_strong(&r->fd_error, &none, err);
+}
+
 static unsigned ready_bits(uint32_t ev)
 {
 	unsigned bits = 0;
@@ -167,8 +191,21 @@ static void *poller_main(void *arg)
 		/* never inside a read-side section: a blocked reader would
 		 * stall every grace period, and with it every free */
 		n = epoll_wait(r->epfd, p->events_buf, (int)p->events_len, -1);
-		if (n <= 0)
-			continue; /* EINTR; nothing else can fail here */
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			/* EBADF or EINVAL: the epoll fd was closed (its number
+			 * maybe reused) behind the reactor's back.  No later
+			 * wait can succeed: stop instead of spinning */
+			fd_failed(r, -errno);
+			atomic_store_explicit(&r->epfd_lost, true,
+					      memory_order_relaxed);
+			break;
+		}
+		if (n == 0)
+			continue;
+		if (atomic_load_explicit(&r->stop_lost, memory_order_relaxed))
+			break; /* shut down with no stop wake-up left */
 		LFR__HOOK(after_wait, n);
 
 		lfr__read_lock();
@@ -240,18 +277,69 @@ static int resolve_config(const struct lfr_reactor_config *in,
 	return 0;
 }
 
-static void stop_pollers(struct lfr_reactor *r, unsigned started)
+/* how long stop_pollers waits, with no stop wake-up, for pollers that only
+ * an application event can still wake */
+#define STOP_LOST_WAIT_NS 200000000l
+
+/* makes every poller's next epoll_wait return the stop token; false if no
+ * wake-up could be armed */
+static bool wake_pollers(struct lfr_reactor *r)
 {
+	struct epoll_event ev = { .events = EPOLLIN,
+				  .data.u64 = LFR__STOP_TOKEN };
 	uint64_t one = 1;
-	unsigned i;
+	int fd;
 
 	/* the eventfd is level-triggered and never read: every poller sees
-	 * it, each on its next epoll_wait.  write cannot fail here: the
-	 * counter is far from overflow */
-	if (started && write(r->stopfd, &one, sizeof(one)) != sizeof(one))
-		started = 0;
+	 * it, each on its next epoll_wait.  The counter is far from
+	 * overflow: only a stray close() of stopfd makes this fail */
+	if (write(r->stopfd, &one, sizeof(one)) == sizeof(one))
+		return true;
+	fd_failed(r, -errno);
+	r->stopfd = -1; /* not ours any more: teardown leaves it alone */
+	/* arm a fresh one, readable from the start; its ADD wakes the
+	 * pollers (not the seams of sys.c: this is no path the fault tests
+	 * drive) */
+	fd = eventfd(1, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (fd < 0)
+		return false;
+	if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		close(fd);
+		return false;
+	}
+	r->stopfd2 = fd;
+	return true;
+}
+
+/* joins the pollers 0..started-1 and returns how many could not be joined:
+ * none, unless both the stop eventfd and the epoll fd were closed behind
+ * the reactor's back and no event reached a poller within a short wait */
+static unsigned stop_pollers(struct lfr_reactor *r, unsigned started)
+{
+	struct timespec until;
+	unsigned i, left = 0;
+
+	if (!started)
+		return 0;
+	if (wake_pollers(r)) {
+		for (i = 0; i < started; i++)
+			pthread_join(r->pollers[i].thread, NULL);
+		return 0;
+	}
+	/* nothing can wake a poller blocked on the (closed) epoll fd but an
+	 * application event; one that comes back sees stop_lost and stops.
+	 * A poller already stopped by EBADF joins at once */
+	atomic_store(&r->stop_lost, true);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += STOP_LOST_WAIT_NS;
+	if (until.tv_nsec >= 1000000000l) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000l;
+	}
 	for (i = 0; i < started; i++)
-		pthread_join(r->pollers[i].thread, NULL);
+		if (pthread_timedjoin_np(r->pollers[i].thread, NULL, &until))
+			left++;
+	return left;
 }
 
 /* undo lfr_reactor_new up to what exists; the pollers are already joined */
@@ -269,9 +357,11 @@ static void teardown(struct lfr_reactor *r)
 		free(r->pollers);
 	}
 	free(r->fd_owner);
+	if (r->stopfd2 >= 0)
+		close(r->stopfd2);
 	if (r->stopfd >= 0)
 		close(r->stopfd);
-	if (r->epfd >= 0)
+	if (r->epfd >= 0 && !atomic_load(&r->epfd_lost))
 		close(r->epfd);
 	pthread_attr_destroy(&r->attr);
 	pthread_mutex_destroy(&r->shutdown_lock);
@@ -299,7 +389,7 @@ int lfr_reactor_new(const struct lfr_reactor_config *config,
 		return -ENOMEM;
 	memset(r, 0, sizeof(*r));
 	atomic_init(&r->next_id, 1);
-	r->epfd = r->stopfd = -1;
+	r->epfd = r->stopfd = r->stopfd2 = -1;
 	r->npollers = cfg.pollers;
 	pthread_mutex_init(&r->shutdown_lock, NULL);
 	sigfillset(&all);
@@ -376,8 +466,8 @@ int lfr_reactor_new(const struct lfr_reactor_config *config,
 	return 0;
 
 fail:
-	stop_pollers(r, started);
-	teardown(r);
+	if (stop_pollers(r, started) == 0)
+		teardown(r);
 	return ret;
 }
 
@@ -396,7 +486,7 @@ int lfr_reactor_shutdown(struct lfr_reactor *reactor)
 	if (atomic_exchange(&reactor->closed, true))
 		ret = -ESHUTDOWN;
 	else
-		stop_pollers(reactor, reactor->npollers);
+		reactor->unjoined = stop_pollers(reactor, reactor->npollers);
 	pthread_mutex_unlock(&reactor->shutdown_lock);
 	return ret;
 }
@@ -406,6 +496,11 @@ void lfr_reactor_free(struct lfr_reactor *reactor)
 	if (!reactor)
 		return;
 	lfr_reactor_shutdown(reactor);
+	/* a poller that could not be stopped may still use the reactor and
+	 * its table: leak them rather than free under it (only after stray
+	 * close() calls took both the epoll fd and the stop eventfd) */
+	if (reactor->unjoined)
+		return;
 	teardown(reactor);
 }
 
@@ -637,5 +732,9 @@ int lfr_reactor_stats(struct lfr_reactor *reactor,
 		out->wakes += get(&reactor->stripes[i].wakes);
 	out->registrations = live_registrations(reactor);
 	out->buckets = lfr__table_buckets(reactor->table);
+	out->fd_error = atomic_load_explicit(&reactor->fd_error,
+					     memory_order_relaxed);
+	if (!out->fd_error)
+		out->fd_error = lfr__table_fd_error(reactor->table);
 	return 0;
 }

@@ -243,6 +243,7 @@ struct lfr__table {
 	int kickfd;                /* eventfd: the maintainer sleeps on it */
 	pthread_t maintainer;
 	atomic_bool stopping;
+	atomic_int fd_error;       /* first failure on kickfd: -errno */
 	atomic_bool idle;          /* the maintainer sleeps in poll(kickfd) */
 	atomic_ulong resize_live;  /* live entries + 1 when a resize is asked */
 	uint64_t last_gp_ns;       /* maintainer's */
@@ -278,13 +279,29 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static void kick(struct lfr__table *t)
+/* keeps the first failure */
+static void kickfd_failed(struct lfr__table *t, int err)
+{
+	int none = 0;
+
+	atomic_compare_exchange_strong(&t->fd_error, &none, err);
+}
+
+/* false if kickfd is gone: only a stray close() of it makes the write fail
+ * (the counter is far from overflow) */
+static bool kick(struct lfr__table *t)
 {
 	uint64_t one = 1;
 
-	/* cannot fail short of the counter overflowing */
-	if (write(t->kickfd, &one, sizeof(one)) != sizeof(one))
-		return;
+	if (write(t->kickfd, &one, sizeof(one)) == sizeof(one))
+		return true;
+	kickfd_failed(t, -errno);
+	return false;
+}
+
+int lfr__table_fd_error(struct lfr__table *t)
+{
+	return atomic_load_explicit(&t->fd_error, memory_order_relaxed);
 }
 
 /* wakes the maintainer if it sleeps; the caller's last store is ordered
@@ -898,6 +915,10 @@ static void maint_adopt(struct lfr__table *t, struct block *b)
 
 		b->cookie = cookie;
 		append_closed(t->maint, b);
+		/* the counts take_done() will subtract */
+		set_counter(&t->maint->pending,
+			    counter(&t->maint->pending) + b->n);
+		set_counter(&t->maint->closed, counter(&t->maint->closed) + 1);
 		b = next;
 	}
 }
@@ -1000,11 +1021,21 @@ static void take_requested(struct lfr__table *t)
 
 static void resize_to_fit(struct lfr__table *t, unsigned long live);
 
+/* how often a maintainer whose kickfd was closed behind its back looks
+ * for work, as nobody can wake it */
+#define KICK_LOST_POLL_MS 10
+/* the longest an idle maintainer sleeps: kickfd closed behind its back
+ * while it sleeps in poll() leaves no write that can reach that poll, so
+ * it must look at stopping by itself (a wake-up a second costs an idle
+ * reactor nothing measurable; no thread cancellation, which ASan and
+ * liburcu's locks make unsafe) */
+#define IDLE_POLL_MAX_MS 1000
+
 static void *maintainer_main(void *arg)
 {
 	struct lfr__table *t = arg;
 	struct lfr__tls *m = t->maint;
-	bool busy = false;
+	bool busy = false, kick_lost = false;
 
 	tl_maintainer = true;
 	for (;;) {
@@ -1030,9 +1061,25 @@ static void *maintainer_main(void *arg)
 			timeout = 0;
 		else if (busy && timeout < 0)
 			timeout = STEAL_AFTER_MS;
-		if (timeout != 0 && poll(&pfd, 1, timeout) > 0 &&
-		    read(t->kickfd, &v, sizeof(v)) < 0)
-			continue; /* EINTR or EAGAIN: look again */
+		if (timeout != 0) {
+			int n;
+
+			if (kick_lost &&
+			    (timeout < 0 || timeout > KICK_LOST_POLL_MS))
+				timeout = KICK_LOST_POLL_MS;
+			else if (timeout < 0)
+				timeout = IDLE_POLL_MAX_MS;
+			n = kick_lost ? poll(NULL, 0, timeout)
+				      : poll(&pfd, 1, timeout);
+			if (n > 0 && (pfd.revents & POLLNVAL)) {
+				/* kickfd was closed: sleep by the clock */
+				kickfd_failed(t, -EBADF);
+				kick_lost = true;
+				continue;
+			}
+			if (n > 0 && read(t->kickfd, &v, sizeof(v)) < 0)
+				continue; /* EINTR or EAGAIN: look again */
+		}
 		atomic_store(&t->idle, false);
 		if (atomic_load_explicit(&t->stopping, memory_order_acquire))
 			return NULL;
@@ -1140,6 +1187,8 @@ int lfr__table_destroy(struct lfr__table *t)
 	int ret;
 
 	atomic_store(&t->stopping, true);
+	/* if kickfd is gone the maintainer sees stopping within
+	 * IDLE_POLL_MAX_MS */
 	kick(t);
 	pthread_join(t->maintainer, NULL);
 	drain(t);
@@ -1172,7 +1221,8 @@ int lfr__table_destroy(struct lfr__table *t)
 	}
 	ret = cds_lfht_destroy(t->ht, NULL);
 	free(atomic_load(&t->front));
-	close(t->kickfd);
+	if (!atomic_load(&t->fd_error)) /* else not ours any more */
+		close(t->kickfd);
 	pthread_mutex_destroy(&t->lock);
 	free(t);
 	return ret;

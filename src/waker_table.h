@@ -35,6 +35,10 @@ int lfr__table_new(unsigned long initial_buckets, unsigned long max_buckets,
  * what is retired and the table. */
 int lfr__table_destroy(struct lfr__table *t);
 
+/* the first failure of the table's own eventfd (closed behind its back),
+ * a negative errno; 0 while none */
+int lfr__table_fd_error(struct lfr__table *t);
+
 /* current bucket count, and whether live entries call for another */
 unsigned long lfr__table_buckets(struct lfr__table *t);
 bool lfr__table_wants_resize(struct lfr__table *t, unsigned long live);

@@ -710,3 +710,265 @@ Test(lifecycle, the_library_threads_are_named)
 	cr_assert_eq(polls, 2, "two pollers named lfr-poll-N");
 	cr_assert_geq(maint, 1, "the maintainer named lfr-maint");
 }
+
+/* ---- a stray close() of one of the reactor's own fds -------------------- */
+
+/* the reactor's epoll fd and eventfds: the fds lfr_reactor_new opened,
+ * told apart by /proc/self/fd; the stop eventfd is the one the epoll fd
+ * watches (its fdinfo lists it as a tfd), the other is the table's */
+struct own_fds {
+	int epfd, stopfd, kickfd;
+};
+
+#define MAX_FD 4096
+static void open_fds(bool *open)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+
+	cr_assert_not_null(d);
+	memset(open, 0, MAX_FD * sizeof(*open));
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.' && atoi(e->d_name) < MAX_FD &&
+		    atoi(e->d_name) != dirfd(d)) /* the listing's own */
+			open[atoi(e->d_name)] = true;
+	closedir(d);
+}
+
+static bool epoll_watches(int epfd, int fd)
+{
+	char path[64], line[256];
+	bool found = false;
+	FILE *f;
+	int tfd;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", epfd);
+	f = fopen(path, "r");
+	cr_assert_not_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "tfd: %d", &tfd) == 1 && tfd == fd)
+			found = true;
+	fclose(f);
+	return found;
+}
+
+static struct lfr_reactor *new_reactor_finding_fds(unsigned pollers,
+						   struct own_fds *own)
+{
+	static bool before[MAX_FD], after[MAX_FD];
+	struct lfr_reactor_config cfg;
+	struct lfr_reactor *x;
+	int eventfds[2], nev = 0;
+
+	lfr_reactor_config_init(&cfg);
+	cfg.pollers = pollers;
+	open_fds(before);
+	cr_assert_eq(lfr_reactor_new(&cfg, &x), 0);
+	open_fds(after);
+	own->epfd = -1;
+	for (int fd = 0; fd < MAX_FD; fd++) {
+		char path[64], target[64] = "";
+
+		if (before[fd] || !after[fd])
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		if (readlink(path, target, sizeof(target) - 1) < 0)
+			continue;
+		if (strcmp(target, "anon_inode:[eventpoll]") == 0) {
+			cr_assert_eq(own->epfd, -1, "one epoll fd");
+			own->epfd = fd;
+		} else if (strcmp(target, "anon_inode:[eventfd]") == 0) {
+			cr_assert_lt(nev, 2, "two eventfds");
+			eventfds[nev++] = fd;
+		}
+	}
+	cr_assert_neq(own->epfd, -1);
+	cr_assert_eq(nev, 2);
+	cr_assert_neq(epoll_watches(own->epfd, eventfds[0]),
+		      epoll_watches(own->epfd, eventfds[1]),
+		      "the epoll fd watches the stop eventfd only");
+	own->stopfd = eventfds[!epoll_watches(own->epfd, eventfds[0])];
+	own->kickfd = eventfds[epoll_watches(own->epfd, eventfds[0])];
+	return x;
+}
+
+static atomic_bool call_done;
+
+static void *free_reactor(void *arg)
+{
+	lfr_reactor_free(arg);
+	atomic_store(&call_done, true);
+	return NULL;
+}
+
+static void *shut_down_reactor(void *arg)
+{
+	lfr_reactor_shutdown(arg);
+	atomic_store(&call_done, true);
+	return NULL;
+}
+
+/* runs fn(x) on a thread of its own; fails the test if it takes 5 s */
+static void returns_in_time(void *(*fn)(void *), struct lfr_reactor *x,
+			    const char *what)
+{
+	pthread_t t;
+
+	atomic_store(&call_done, false);
+	cr_assert_eq(pthread_create(&t, NULL, fn, x), 0);
+	cr_assert(WAIT_FOR(atomic_load(&call_done), 5000), "%s hung", what);
+	pthread_join(t, NULL);
+}
+
+static bool read_task_file(pid_t tid, const char *file, char *buf, int len)
+{
+	char path[64];
+	bool ok;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/%s", tid, file);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	ok = fgets(buf, len, f) != NULL;
+	fclose(f);
+	return ok;
+}
+
+/* the pollers alive; with in_wait, those asleep in epoll_wait */
+static int count_pollers(bool in_wait)
+{
+	pid_t tids[MAX_TASKS];
+	int n = list_tasks(tids), polls = 0;
+
+	for (int i = 0; i < n; i++) {
+		char name[32] = "", wchan[64] = "";
+
+		if (!read_task_file(tids[i], "comm", name, sizeof(name)) ||
+		    strncmp(name, "lfr-poll-", 9) != 0)
+			continue;
+		if (!in_wait ||
+		    (read_task_file(tids[i], "wchan", wchan, sizeof(wchan)) &&
+		     strstr(wchan, "epoll")))
+			polls++;
+	}
+	return polls;
+}
+
+static int pollers_running(void)
+{
+	return count_pollers(false);
+}
+
+Test(lifecycle, a_stray_close_of_the_epoll_fd_stops_the_pollers_and_free_returns)
+{
+	static struct counting_waker cw;
+	struct lfr_waker w;
+	struct own_fds own;
+	struct lfr_reactor *x;
+	lfr_id id;
+	int q[2];
+
+	/* two pollers: the event brings one back to a failing epoll_wait,
+	 * the other stays blocked until free wakes it */
+	x = new_reactor_finding_fds(2, &own);
+	cw_init(&cw);
+	w = cw_waker(&cw);
+	test_pipe(q);
+	id = register_with_waker(x, q[0], &w);
+	cr_assert_eq(stats_of(x).fd_error, 0);
+	/* both asleep in epoll_wait first (where /proc shows wchan; else a
+	 * poller not yet there stops at once, and the count below is 0) */
+	WAIT_FOR(count_pollers(true) == 2, 2000);
+	cr_assert_eq(close(own.epfd), 0);
+	fire(q[1]);
+	cr_assert(WAIT_FOR(stats_of(x).fd_error == -EBADF, 5000),
+		  "fd_error %lld", (long long)stats_of(x).fd_error);
+	cr_assert(WAIT_FOR(pollers_running() == 1, 5000),
+		  "the poller that saw EBADF stopped instead of spinning: %d",
+		  pollers_running());
+	cr_assert_eq(cw_wakes(&cw), 1);
+	cr_assert_eq(lfr_reactor_deregister(x, q[0], id), -EBADF);
+	returns_in_time(free_reactor, x, "lfr_reactor_free");
+	cr_assert_eq(pollers_running(), 0);
+	cr_assert_eq(atomic_load(&cw.refs), 1);
+	close_pipe(q);
+}
+
+Test(lifecycle, a_stray_close_of_the_stop_eventfd_still_joins_the_pollers)
+{
+	static struct counting_waker cw;
+	struct lfr_waker w;
+	struct own_fds own;
+	struct lfr_reactor *x;
+	int q[2];
+
+	x = new_reactor_finding_fds(3, &own);
+	cw_init(&cw);
+	w = cw_waker(&cw);
+	test_pipe(q);
+	register_with_waker(x, q[0], &w);
+	cr_assert_eq(close(own.stopfd), 0);
+	returns_in_time(shut_down_reactor, x, "lfr_reactor_shutdown");
+	cr_assert_eq(pollers_running(), 0, "every poller was joined");
+	cr_assert_eq(stats_of(x).fd_error, -EBADF);
+	returns_in_time(free_reactor, x, "lfr_reactor_free");
+	/* a poller left running would dispatch this into freed memory */
+	fire(q[1]);
+	sleep_ms(20);
+	cr_assert_eq(cw_wakes(&cw), 0);
+	cr_assert_eq(atomic_load(&cw.refs), 1);
+	close_pipe(q);
+}
+
+Test(lifecycle, a_stray_close_of_the_maintainers_eventfd_does_not_hang_free)
+{
+	/* the maintainer asleep in poll() on the closed fd, or awake and
+	 * about to poll it (POLLNVAL) */
+	static const int sleeps_ms[] = { 20, 0, 50, 1, 20, 5, 100, 0 };
+
+	for (unsigned i = 0; i < sizeof(sleeps_ms) / sizeof(*sleeps_ms); i++) {
+		struct own_fds own;
+		struct lfr_reactor *x = new_reactor_finding_fds(1, &own);
+		struct lfr_waker w = lfr_waker_noop();
+		int q[2];
+
+		lfr_id id;
+
+		test_pipe(q);
+		id = register_with_waker(x, q[0], &w);
+		sleep_ms(sleeps_ms[i]);
+		cr_assert_eq(close(own.kickfd), 0);
+		/* the reactor keeps working: a deregister retires its entry,
+		 * which the maintainer frees in a grace period (then the
+		 * maintainer is busy a while; else it sleeps in poll()) */
+		if (i % 2)
+			cr_assert_eq(lfr_reactor_deregister(x, q[0], id), 0);
+		returns_in_time(free_reactor, x, "lfr_reactor_free");
+		close_pipe(q);
+	}
+}
+
+Test(lifecycle, stray_closes_of_the_epoll_fd_and_the_stop_eventfd_still_free)
+{
+	static struct counting_waker cw;
+	struct lfr_waker w;
+	struct own_fds own;
+	struct lfr_reactor *x;
+	int q[2];
+
+	/* the poller stops on EBADF; with the stop eventfd gone too no
+	 * wake-up can be armed, and free joins it in its bounded wait */
+	x = new_reactor_finding_fds(1, &own);
+	cw_init(&cw);
+	w = cw_waker(&cw);
+	test_pipe(q);
+	register_with_waker(x, q[0], &w);
+	cr_assert_eq(close(own.epfd), 0);
+	fire(q[1]);
+	cr_assert(WAIT_FOR(pollers_running() == 0, 5000));
+	cr_assert_eq(close(own.stopfd), 0);
+	returns_in_time(free_reactor, x, "lfr_reactor_free");
+	cr_assert_eq(atomic_load(&cw.refs), 1);
+	close_pipe(q);
+}

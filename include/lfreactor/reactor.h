@@ -96,6 +96,16 @@ struct lfr_reactor_stats {
 	uint64_t stale;         /* events whose id was already removed */
 	uint64_t registrations; /* registrations live now */
 	uint64_t buckets;       /* buckets of the waker table now */
+	/* negative errno when one of the reactor's own fds (its epoll fd,
+	 * its stop eventfd, the table's eventfd) failed, else 0: a stray
+	 * close() elsewhere in the program took it.  -EBADF (or -EINVAL if
+	 * the epoll fd's number now names another file).  The first failure
+	 * is kept.  Seen when the reactor uses the fd: a poller's next
+	 * epoll_wait (the pollers then stop: no event is dispatched any
+	 * more), shutdown's wake-up of the pollers, a wake-up of the table's
+	 * maintainer.  Such a reactor still shuts down and frees without
+	 * hanging (see lfr_reactor_free); free it. */
+	int64_t fd_error;
 };
 
 struct lfr_reactor;
@@ -140,6 +150,9 @@ LFR_EXTERN int lfr_reactor_new(const struct lfr_reactor_config *config,
  * Threads: any thread but a poller (never from a waker: it would join
  * itself), concurrently with every call but lfr_reactor_free().
  * Blocks: until the pollers exit (a mutex held while they are joined).
+ * (If stray close() calls took both the epoll fd and the stop eventfd,
+ * a poller nothing can reach is waited for 200 ms, then left running:
+ * see lfr_reactor_free.)
  * Ordering: the mark is sequentially consistent; a call that reads it
  * closed happens after it.
  */
@@ -160,6 +173,15 @@ LFR_EXTERN int lfr_reactor_shutdown(struct lfr_reactor *reactor);
  * waker or any RCU read-side critical section (it would wait for itself).
  * Blocks: until the pollers and the maintainer exit and one grace period
  * has passed for what was retired.
+ * If a stray close() took one of the reactor's own fds, free still
+ * returns: the pollers are stopped through a fresh eventfd when the stop
+ * eventfd is gone, and the maintainer, which never sleeps more than a
+ * second, sees the stop within one when its eventfd is.  Only if both the epoll fd and the stop eventfd are gone
+ * and a poller stays blocked (nothing can reach its epoll_wait) for
+ * 200 ms does free leak the reactor, its table and that thread, rather
+ * than free memory the poller may still use; stats' fd_error says so.
+ * A number the reactor saw fail is not closed again (it may name another
+ * file by then); one closed behind its back that it never used again is.
  */
 LFR_EXTERN void lfr_reactor_free(struct lfr_reactor *reactor);
 
