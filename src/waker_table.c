@@ -354,20 +354,14 @@ static struct front *front_new(unsigned long slots)
 	return f;
 }
 
+/* id's slot in the current array, which is loaded with order: acquire for
+ * lookups, seq_cst after a removal mark (pairing with front_grow's
+ * publish-then-check) */
 static _Atomic(struct lfr__entry *) *front_slot(struct lfr__table *t,
-						 lfr_id id)
+						 lfr_id id,
+						 memory_order order)
 {
-	struct front *f = atomic_load_explicit(&t->front, memory_order_acquire);
-
-	return &f->slot[id & f->mask];
-}
-
-/* the same, the array loaded seq_cst: after the removal mark, pairing
- * with front_grow's publish-then-check */
-static _Atomic(struct lfr__entry *) *front_slot_sc(struct lfr__table *t,
-						    lfr_id id)
-{
-	struct front *f = atomic_load(&t->front);
+	struct front *f = atomic_load_explicit(&t->front, order);
 
 	return &f->slot[id & f->mask];
 }
@@ -375,8 +369,9 @@ static _Atomic(struct lfr__entry *) *front_slot_sc(struct lfr__table *t,
 /* read-side */
 static struct lfr__entry *lookup(struct lfr__table *t, lfr_id id)
 {
-	struct lfr__entry *e = atomic_load_explicit(front_slot(t, id),
-						    memory_order_acquire);
+	_Atomic(struct lfr__entry *) *slot =
+		front_slot(t, id, memory_order_acquire);
+	struct lfr__entry *e = atomic_load_explicit(slot, memory_order_acquire);
 	struct cds_lfht_iter iter;
 	struct cds_lfht_node *node;
 
@@ -394,7 +389,8 @@ static struct lfr__entry *lookup(struct lfr__table *t, lfr_id id)
  * the loser's lookups to the lfht, since removers clear with a CAS. */
 static void front_claim(struct lfr__table *t, struct lfr__entry *e)
 {
-	_Atomic(struct lfr__entry *) *slot = front_slot(t, e->id);
+	_Atomic(struct lfr__entry *) *slot =
+		front_slot(t, e->id, memory_order_acquire);
 
 	if (!atomic_load_explicit(slot, memory_order_relaxed))
 		atomic_store_explicit(slot, e, memory_order_release);
@@ -405,7 +401,8 @@ static void front_clear(struct lfr__table *t, struct lfr__entry *e)
 {
 	struct lfr__entry *expected = e;
 
-	atomic_compare_exchange_strong(front_slot_sc(t, e->id), &expected, NULL);
+	atomic_compare_exchange_strong(front_slot(t, e->id, memory_order_seq_cst),
+				       &expected, NULL);
 }
 
 /* maintainer only: see "front, the other writer" */
