@@ -28,15 +28,15 @@
 #include <lfreactor/executor.h>
 
 #include "park.h"
-#include "test_hooks.h"
+#include "internal.h"
 
 struct core {
 	atomic_long refs;
 	atomic_bool closed;
 	pthread_mutex_t spawn_lock; /* spawn against close only */
-	alignas(64) struct cds_wfcq_head head;   /* its lock: dequeuers */
-	alignas(64) struct cds_wfcq_tail tail;
-	alignas(64) struct lfr__parker parker;
+	alignas(LFR__CACHELINE) struct cds_wfcq_head head;   /* its lock: dequeuers */
+	alignas(LFR__CACHELINE) struct cds_wfcq_tail tail;
+	alignas(LFR__CACHELINE) struct lfr__parker parker;
 };
 
 struct task {

@@ -15,7 +15,7 @@
 
 #include <lfreactor.h>
 
-#include "test_hooks.h"
+#include "internal.h"
 
 /* ---- listeners that wait for an fd (see lfr_tcp_accept_poll) ------------
  *

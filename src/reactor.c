@@ -26,10 +26,10 @@
 
 #include <lfreactor.h>
 
+#include "internal.h"
 #include "test_hooks.h"
 #include "waker_table.h"
 
-#define LFR__CACHELINE 64
 #define LFR__STRIPES 16
 #define LFR__STOP_TOKEN 0 /* id 0 is never valid: it marks the eventfd */
 
@@ -37,7 +37,6 @@
 #define DEFAULT_EVENTS_PER_POLL 256u
 #define DEFAULT_BUCKETS 1024ul
 #define DEFAULT_MAX_REGISTRATIONS (1ul << 20)
-#define MAX_BUCKETS (1ul << 20)
 
 /* written by its poller only, read by lfr_reactor_stats */
 struct poller {
@@ -57,10 +56,9 @@ struct fd_lock {
 	alignas(LFR__CACHELINE) atomic_uint held;
 };
 
-/* counters of the API side, striped by thread so no line is shared by all */
+/* set_waker's wakes, striped by thread so no line is shared by all */
 struct stripe {
-	alignas(LFR__CACHELINE) atomic_uint_fast64_t registered;
-	atomic_uint_fast64_t deregistered, wakes;
+	alignas(LFR__CACHELINE) atomic_uint_fast64_t wakes;
 };
 
 struct lfr_reactor {
@@ -128,32 +126,6 @@ static void publish(atomic_uint_fast64_t *c, uint64_t n)
 static uint64_t get(atomic_uint_fast64_t *c)
 {
 	return atomic_load_explicit(c, memory_order_relaxed);
-}
-
-static uint64_t live_registrations(struct lfr_reactor *r)
-{
-	uint64_t reg = 0, dereg = 0;
-	unsigned i;
-
-	for (i = 0; i < LFR__STRIPES; i++) {
-		reg += get(&r->stripes[i].registered);
-		dereg += get(&r->stripes[i].deregistered);
-	}
-	return reg > dereg ? reg - dereg : 0;
-}
-
-/* called with this thread's running count of registrations or
- * deregistrations: every 64th looks at the table's size */
-#define RESIZE_CHECK_EVERY 64
-static void maybe_resize(struct lfr_reactor *r, uint64_t n)
-{
-	uint64_t live;
-
-	if (n % RESIZE_CHECK_EVERY)
-		return;
-	live = live_registrations(r);
-	if (lfr__table_wants_resize(r->table, live))
-		lfr__table_request_resize(r->table, live);
 }
 
 /* keeps the first failure: the later ones usually follow from it */
@@ -263,7 +235,6 @@ static int resolve_config(const struct lfr_reactor_config *in,
 		return 0;
 	if (in->pollers > LFR_MAX_POLLERS ||
 	    in->events_per_poll > LFR_MAX_EVENTS_PER_POLL ||
-	    in->initial_buckets > MAX_BUCKETS ||
 	    in->max_registrations > LFR_MAX_REGISTRATIONS)
 		return -EINVAL;
 	if (in->pollers)
@@ -444,7 +415,7 @@ int lfr_reactor_new(const struct lfr_reactor_config *config,
 	 * no thread of the library or of liburcu takes the application's
 	 * signals. */
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	ret = lfr__table_new(cfg.initial_buckets, cfg.max_registrations / 2,
+	ret = lfr__table_new(cfg.initial_buckets, cfg.max_registrations,
 			     &r->attr, &r->table);
 	for (i = 0; ret == 0 && i < cfg.pollers; i++) {
 		ret = -lfr__pthread_create(&r->pollers[i].thread, &r->attr,
@@ -637,7 +608,6 @@ int lfr_reactor_register(struct lfr_reactor *reactor, int fd,
 		lfr__table_remove(reactor->table, id);
 		return ret;
 	}
-	maybe_resize(reactor, count(&stripe_of(reactor)->registered, 1));
 	return 0;
 }
 
@@ -664,21 +634,15 @@ int lfr_reactor_set_waker(struct lfr_reactor *reactor,
 	return ret;
 }
 
-struct unwatch_ctx {
-	struct lfr_reactor *r;
-	lfr_id id;
-};
-
 /* DEL only if id still owns fd: an orphaned registration's number may be
- * another registration's watch now */
-static int epoll_del(void *ctx, int fd)
+ * another registration's watch now.  -EBADF for an orphan, else what the
+ * DEL gives */
+static int epoll_del(struct lfr_reactor *r, int fd, lfr_id id)
 {
-	struct unwatch_ctx *c = ctx;
-	struct lfr_reactor *r = c->r;
 	int ret = -EBADF;
 
 	fd_lock(r, fd);
-	if ((size_t)fd < r->fd_owner_len && r->fd_owner[fd] == c->id) {
+	if ((size_t)fd < r->fd_owner_len && r->fd_owner[fd] == id) {
 		r->fd_owner[fd] = 0;
 		ret = lfr__epoll_ctl(r->epfd, EPOLL_CTL_DEL, fd, NULL) < 0
 			      ? -errno
@@ -690,25 +654,38 @@ static int epoll_del(void *ctx, int fd)
 
 int lfr_reactor_deregister(struct lfr_reactor *reactor, int fd, lfr_id id)
 {
-	struct unwatch_ctx ctx = { reactor, id };
-	int ret, del = 0;
+	struct lfr__removal rm;
+	int ret;
 
 	if (!reactor || id == 0)
 		return -EINVAL;
 	if (closed(reactor))
 		return -ESHUTDOWN;
-	/* out of epoll first, then out of the table: from there no new event
-	 * can name id, only those already in a poller's batch, which the
-	 * grace period before the free covers */
-	ret = lfr__table_remove_fd(reactor->table, id, fd, epoll_del, &ctx,
-				   &del);
+	ret = lfr__table_find(reactor->table, id, &rm);
 	if (ret)
 		return ret;
-	maybe_resize(reactor, count(&stripe_of(reactor)->deregistered, 1));
-	/* EBADF: fd was closed first, and its number reused by another
-	 * registration (no DEL was made) or by nothing.  ENOENT: closed, and
-	 * its number reused by a file that was never registered */
-	return del == -ENOENT ? -EBADF : del;
+	if (rm.fd != fd) {
+		ret = -EINVAL;
+	} else if (!lfr__table_claim(&rm)) {
+		ret = -ENOENT; /* a concurrent deregister has it */
+	} else {
+		/* Claimed: of concurrent deregisters only this one goes on.
+		 * Out of epoll first, then out of the table: from there no new
+		 * event can name id, only those already in a poller's batch,
+		 * which the grace period before the free covers.  The DEL is a
+		 * short system call inside the read-side section: it only
+		 * delays grace periods, and saves a second lookup. */
+		ret = epoll_del(reactor, fd, id);
+		lfr__table_unlink(reactor->table, &rm);
+		/* EBADF: fd was closed first, and its number reused by
+		 * another registration (no DEL was made) or by nothing.
+		 * ENOENT: closed, and its number reused by a file that was
+		 * never registered */
+		if (ret == -ENOENT)
+			ret = -EBADF;
+	}
+	lfr__table_finish(reactor->table, &rm);
+	return ret;
 }
 
 int lfr_reactor_stats(struct lfr_reactor *reactor,
@@ -730,7 +707,7 @@ int lfr_reactor_stats(struct lfr_reactor *reactor,
 	}
 	for (i = 0; i < LFR__STRIPES; i++)
 		out->wakes += get(&reactor->stripes[i].wakes);
-	out->registrations = live_registrations(reactor);
+	out->registrations = lfr__table_live(reactor->table);
 	out->buckets = lfr__table_buckets(reactor->table);
 	out->fd_error = atomic_load_explicit(&reactor->fd_error,
 					     memory_order_relaxed);

@@ -9,6 +9,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 
+#include "internal.h"
 #include "test_hooks.h"
 
 #ifdef LFR_TEST_HOOKS

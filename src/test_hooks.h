@@ -12,13 +12,10 @@
 #ifndef LFR_TEST_HOOKS_H
 #define LFR_TEST_HOOKS_H
 
-#include <pthread.h>
 #include <stdatomic.h>
-#include <stddef.h>
-#include <sys/epoll.h>
 #include <lfreactor/common.h>
 
-/* system calls a test can make fail */
+/* system calls a test can make fail (their wrappers: src/internal.h) */
 enum lfr__sys {
 	LFR__SYS_EPOLL_CREATE,
 	LFR__SYS_EVENTFD,
@@ -70,15 +67,5 @@ int lfr__injected(enum lfr__sys s);
 #else
 #define lfr__injected(s) 0
 #endif
-
-/* the library's system calls, through the seam above */
-int lfr__epoll_create1(int flags);
-int lfr__eventfd(unsigned initval, int flags);
-int lfr__epoll_ctl(int epfd, int op, int fd, struct epoll_event *event);
-int lfr__pthread_create(pthread_t *thread, const pthread_attr_t *attr,
-			void *(*fn)(void *), void *arg);
-
-/* every allocation of the library goes through here */
-void *lfr__alloc(size_t align, size_t size);
 
 #endif /* LFR_TEST_HOOKS_H */

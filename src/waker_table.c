@@ -109,10 +109,10 @@
 #include <urcu/urcu-bp.h>
 #include <urcu/rculfhash.h>
 
+#include "internal.h"
 #include "test_hooks.h"
 #include "waker_table.h"
 
-#define LFR__CACHELINE 64
 
 /* a block of retired items: 4 KiB */
 #define BLOCK_ITEMS 254
@@ -212,6 +212,7 @@ struct lfr__tls {
 	atomic_ulong activity;   /* retirements so far */
 	atomic_ulong pending;    /* items in open and closed blocks */
 	atomic_ulong closed;     /* closed blocks */
+	struct stripe *stripe;   /* the table's, where its inserts count */
 	/* maintainer's: when it last saw activity change */
 	unsigned long seen_activity;
 	uint64_t seen_ns;
@@ -225,6 +226,15 @@ struct lfr__tls {
 	unsigned nboxes;
 	struct lfr__entry *entries; /* linked through inline_waker.data */
 	unsigned nentries;
+};
+
+/* Live entries: inserts minus removals, counted in the stripe each thread
+ * state was given, so no line is written by every thread.  Summed when
+ * read; exact while no insert or removal runs. */
+#define STRIPES 16
+struct stripe {
+	alignas(LFR__CACHELINE) atomic_ulong inserted;
+	atomic_ulong removed;
 };
 
 struct front {
@@ -245,7 +255,7 @@ struct lfr__table {
 	atomic_bool stopping;
 	atomic_int fd_error;       /* first failure on kickfd: -errno */
 	atomic_bool idle;          /* the maintainer sleeps in poll(kickfd) */
-	atomic_ulong resize_live;  /* live entries + 1 when a resize is asked */
+	atomic_bool resize_asked;  /* the live count may call for a resize */
 	uint64_t last_gp_ns;       /* maintainer's */
 	/* read by every retiring call, written once per grace period */
 	alignas(LFR__CACHELINE) atomic_uint_fast64_t gp_started;
@@ -258,6 +268,8 @@ struct lfr__table {
 	struct lfr__entry *pool;
 	unsigned long npool;
 	struct slab *slabs;
+	unsigned next_stripe;      /* the next thread state's */
+	struct stripe stripes[STRIPES];
 };
 
 void lfr__read_lock(void)
@@ -539,6 +551,7 @@ static struct lfr__tls *tls_attach(struct lfr__table *t)
 	pthread_mutex_lock(&t->lock);
 	tls->next = t->tls_list;
 	t->tls_list = tls;
+	tls->stripe = &t->stripes[t->next_stripe++ % STRIPES];
 	pthread_mutex_unlock(&t->lock);
 	slot = tl_victim_slot();
 	if (slot) {
@@ -1016,7 +1029,7 @@ static void take_requested(struct lfr__table *t)
 	pthread_mutex_unlock(&t->lock);
 }
 
-static void resize_to_fit(struct lfr__table *t, unsigned long live);
+static void resize_to_fit(struct lfr__table *t);
 
 /* how often a maintainer whose kickfd was closed behind its back looks
  * for work, as nobody can wake it */
@@ -1037,7 +1050,6 @@ static void *maintainer_main(void *arg)
 	tl_maintainer = true;
 	for (;;) {
 		struct pollfd pfd = { .fd = t->kickfd, .events = POLLIN };
-		unsigned long live;
 		unsigned asked;
 		uint64_t v;
 		int timeout = -1;
@@ -1046,7 +1058,7 @@ static void *maintainer_main(void *arg)
 		 * look is seen by it; one after it sees idle and kicks */
 		atomic_store(&t->idle, true);
 		atomic_thread_fence(memory_order_seq_cst);
-		if (atomic_load(&t->stopping) || atomic_load(&t->resize_live) ||
+		if (atomic_load(&t->stopping) || atomic_load(&t->resize_asked) ||
 		    atomic_load(&t->gp_req) > atomic_load(&t->gp_done) ||
 		    m->oldest)
 			timeout = 0;
@@ -1080,10 +1092,8 @@ static void *maintainer_main(void *arg)
 		atomic_store(&t->idle, false);
 		if (atomic_load_explicit(&t->stopping, memory_order_acquire))
 			return NULL;
-		live = atomic_exchange_explicit(&t->resize_live, 0,
-						memory_order_acq_rel);
-		if (live)
-			resize_to_fit(t, live - 1);
+		if (atomic_exchange(&t->resize_asked, false))
+			resize_to_fit(t);
 		asked = scan_threads(t, mono_ns(), true, &busy);
 		if (asked || m->oldest ||
 		    atomic_load(&t->gp_req) > atomic_load(&t->gp_done)) {
@@ -1111,8 +1121,18 @@ static bool can_reserve(unsigned long buckets)
 	return true;
 }
 
-int lfr__table_new(unsigned long initial_buckets, unsigned long max_buckets,
-		   pthread_attr_t *attr, struct lfr__table **out)
+unsigned long lfr__table_max_buckets(unsigned long max_registrations)
+{
+	unsigned long n = 1;
+
+	while (n < max_registrations / 2)
+		n <<= 1;
+	return n;
+}
+
+int lfr__table_new(unsigned long initial_buckets,
+		   unsigned long max_registrations, pthread_attr_t *attr,
+		   struct lfr__table **out)
 {
 	struct lfr__table *t = lfr__alloc(alignof(struct lfr__table), sizeof(*t));
 	unsigned long size = 1;
@@ -1121,12 +1141,10 @@ int lfr__table_new(unsigned long initial_buckets, unsigned long max_buckets,
 	if (!t)
 		return -ENOMEM;
 	memset(t, 0, sizeof(*t));
-	while (size < initial_buckets)
+	t->max_buckets = lfr__table_max_buckets(max_registrations);
+	while (size < initial_buckets && size < t->max_buckets)
 		size <<= 1;
 	t->min_buckets = size;
-	t->max_buckets = size;
-	while (t->max_buckets < max_buckets)
-		t->max_buckets <<= 1;
 	t->front_max = 2 * t->max_buckets;
 	t->gen = atomic_fetch_add(&next_gen, 1);
 	atomic_init(&t->buckets, size);
@@ -1230,9 +1248,22 @@ unsigned long lfr__table_buckets(struct lfr__table *t)
 	return atomic_load_explicit(&t->buckets, memory_order_relaxed);
 }
 
+unsigned long lfr__table_live(struct lfr__table *t)
+{
+	unsigned long in = 0, out = 0;
+	unsigned i;
+
+	for (i = 0; i < STRIPES; i++) {
+		in += counter(&t->stripes[i].inserted);
+		out += counter(&t->stripes[i].removed);
+	}
+	/* while calls run, a removal may be summed before its insert */
+	return in > out ? in - out : 0;
+}
+
 /* Aim for 1 to 2 entries per bucket; shrink only below 1/8 so a table at a
  * boundary does not flap.  The front array grows with it, never shrinks. */
-bool lfr__table_wants_resize(struct lfr__table *t, unsigned long live)
+static bool wants_resize(struct lfr__table *t, unsigned long live)
 {
 	unsigned long size = lfr__table_buckets(t);
 	unsigned long slots = atomic_load_explicit(&t->front_slots,
@@ -1243,11 +1274,13 @@ bool lfr__table_wants_resize(struct lfr__table *t, unsigned long live)
 	       (live > slots && slots < t->front_max);
 }
 
-static void resize_to_fit(struct lfr__table *t, unsigned long live)
+/* maintainer only */
+static void resize_to_fit(struct lfr__table *t)
 {
+	unsigned long live = lfr__table_live(t);
 	unsigned long target = t->min_buckets, slots, have;
 
-	if (!lfr__table_wants_resize(t, live))
+	if (!wants_resize(t, live))
 		return;
 	have = atomic_load_explicit(&t->front_slots, memory_order_relaxed);
 	for (slots = have; slots < live && slots < t->front_max;)
@@ -1264,9 +1297,18 @@ static void resize_to_fit(struct lfr__table *t, unsigned long live)
 	atomic_store_explicit(&t->buckets, target, memory_order_relaxed);
 }
 
-void lfr__table_request_resize(struct lfr__table *t, unsigned long live)
+/* An insert or removal counts itself in its thread's stripe; every
+ * RESIZE_CHECK_EVERY-th count of a stripe looks at the live count and, if
+ * the size no longer fits it, asks the maintainer to resize (never waits) */
+#define RESIZE_CHECK_EVERY 64
+static void count(struct lfr__table *t, atomic_ulong *c)
 {
-	if (atomic_exchange(&t->resize_live, live + 1) == 0)
+	unsigned long n = atomic_fetch_add_explicit(c, 1,
+						    memory_order_relaxed) + 1;
+
+	if (n % RESIZE_CHECK_EVERY || !wants_resize(t, lfr__table_live(t)))
+		return;
+	if (!atomic_exchange(&t->resize_asked, true))
 		wake_maintainer(t);
 }
 
@@ -1316,41 +1358,17 @@ int lfr__table_insert(struct lfr__table *t, lfr_id id, int fd)
 	atomic_store_explicit(&e->published, true, memory_order_release);
 out:
 	lfr__read_unlock();
+	if (!ret)
+		count(t, &tls->stripe->inserted);
 	settle(t, tls, done);
 	tls_leave(tls);
 	return ret;
 }
 
-static bool published(struct lfr__entry *e)
-{
-	return atomic_load_explicit(&e->published, memory_order_acquire);
-}
-
-/* read-side: the one remover of e is whoever marks it removed first; a
- * registration still in progress is not there yet */
-static bool claim_removal(struct lfr__entry *e)
-{
-	return published(e) &&
-	       !(atomic_fetch_or(&e->state, ENTRY_REMOVED) & ENTRY_REMOVED);
-}
-
-/* read-side, owned, reserved, claimed: out of the lfht and the front
- * array, into this thread's block */
-static void remove_entry(struct lfr__table *t, struct lfr__tls *tls,
-			 struct lfr__entry *e)
-{
-	cds_lfht_del(t->ht, &e->node); /* the claim makes it ours to del */
-	front_clear(t, e);
-	retire(t, tls, &tag_entry, e);
-}
-
-int lfr__table_remove_fd(struct lfr__table *t, lfr_id id, int fd,
-			 int (*unwatch)(void *ctx, int fd), void *ctx,
-			 int *unwatched)
+int lfr__table_find(struct lfr__table *t, lfr_id id, struct lfr__removal *rm)
 {
 	struct lfr__tls *tls = tls_enter(t);
 	struct lfr__entry *e;
-	struct block *done = NULL;
 	int ret = 0;
 
 	if (!tls)
@@ -1358,51 +1376,59 @@ int lfr__table_remove_fd(struct lfr__table *t, lfr_id id, int fd,
 	lfr__read_lock();
 	tls_own(tls);
 	e = lookup(t, id);
-	if (!e || !published(e)) {
+	/* a registration still in progress is not there yet */
+	if (!e || !atomic_load_explicit(&e->published, memory_order_acquire))
 		ret = -ENOENT;
-	} else if (e->fd != fd) {
-		ret = -EINVAL;
-	} else if (reserve(tls)) {
-		ret = -ENOMEM;
-	} else if (!claim_removal(e)) {
-		ret = -ENOENT; /* another deregister has it */
-	} else {
-		/* a short system call inside the section: it only delays
-		 * grace periods, and saves a second lookup */
-		*unwatched = unwatch(ctx, fd);
-		remove_entry(t, tls, e);
-		done = take_done(t, tls);
+	else
+		ret = reserve(tls); /* the unlink's retirement finds room */
+	if (ret) {
+		lfr__read_unlock();
+		tls_leave(tls);
+		return ret;
 	}
+	rm->tls = tls;
+	rm->entry = e;
+	rm->fd = e->fd;
+	return 0;
+}
+
+bool lfr__table_claim(struct lfr__removal *rm)
+{
+	return !(atomic_fetch_or(&rm->entry->state, ENTRY_REMOVED) &
+		 ENTRY_REMOVED);
+}
+
+void lfr__table_unlink(struct lfr__table *t, struct lfr__removal *rm)
+{
+	struct lfr__entry *e = rm->entry;
+
+	cds_lfht_del(t->ht, &e->node); /* the claim makes it ours to del */
+	front_clear(t, e);
+	retire(t, rm->tls, &tag_entry, e);
+	count(t, &rm->tls->stripe->removed);
+}
+
+void lfr__table_finish(struct lfr__table *t, struct lfr__removal *rm)
+{
+	struct block *done = take_done(t, rm->tls);
+
 	lfr__read_unlock();
-	settle(t, tls, done);
-	tls_leave(tls);
-	return ret;
+	settle(t, rm->tls, done);
+	tls_leave(rm->tls);
 }
 
 int lfr__table_remove(struct lfr__table *t, lfr_id id)
 {
-	struct lfr__tls *tls = tls_enter(t);
-	struct lfr__entry *e;
-	struct block *done = NULL;
-	int ret = -ENOENT;
+	struct lfr__removal rm;
+	int ret = lfr__table_find(t, id, &rm);
 
-	if (!tls)
-		return -ENOMEM;
-	lfr__read_lock();
-	tls_own(tls);
-	e = lookup(t, id);
-	if (e) {
-		ret = reserve(tls);
-		if (!ret && !claim_removal(e))
-			ret = -ENOENT;
-		if (!ret) {
-			remove_entry(t, tls, e);
-			done = take_done(t, tls);
-		}
-	}
-	lfr__read_unlock();
-	settle(t, tls, done);
-	tls_leave(tls);
+	if (ret)
+		return ret;
+	if (lfr__table_claim(&rm))
+		lfr__table_unlink(t, &rm);
+	else
+		ret = -ENOENT; /* another remover has it */
+	lfr__table_finish(t, &rm);
 	return ret;
 }
 

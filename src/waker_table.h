@@ -26,10 +26,19 @@ enum lfr__dispatch {
 void lfr__read_lock(void);
 void lfr__read_unlock(void);
 
+/* The table's one bucket limit, for a table sized for max_registrations
+ * live entries: half of that, rounded up to a power of two (at least 1).
+ * Its buckets never exceed it; liburcu reserves that many up front. */
+unsigned long lfr__table_max_buckets(unsigned long max_registrations);
+
 /* Starts the table's maintainer thread (batched frees, resizes) with attr,
- * which is kept for the table's life (resize helper threads use it). */
-int lfr__table_new(unsigned long initial_buckets, unsigned long max_buckets,
-		   pthread_attr_t *attr, struct lfr__table **out);
+ * which is kept for the table's life (resize helper threads use it).
+ * initial_buckets is rounded up to a power of two and capped at the bucket
+ * limit.  -ENOMEM (also when the limit's address space cannot be reserved),
+ * or an error of eventfd or pthread_create. */
+int lfr__table_new(unsigned long initial_buckets,
+		   unsigned long max_registrations, pthread_attr_t *attr,
+		   struct lfr__table **out);
 /* with no other caller and no poller left; outside any read-side section.
  * Stops the maintainer, removes every entry, drops every waker, frees
  * what is retired and the table. */
@@ -39,20 +48,45 @@ int lfr__table_destroy(struct lfr__table *t);
  * a negative errno; 0 while none */
 int lfr__table_fd_error(struct lfr__table *t);
 
-/* current bucket count, and whether live entries call for another */
+/* current bucket count */
 unsigned long lfr__table_buckets(struct lfr__table *t);
-bool lfr__table_wants_resize(struct lfr__table *t, unsigned long live);
-/* asks the maintainer to fit the buckets to live entries; never waits */
-void lfr__table_request_resize(struct lfr__table *t, unsigned long live);
+/* entries inserted and not yet removed; exact while no insert or removal
+ * runs.  The table resizes itself to it (its maintainer does, when an
+ * insert or a removal finds the size off). */
+unsigned long lfr__table_live(struct lfr__table *t);
 
+/* -EEXIST if id is in the table; -ENOMEM */
 int lfr__table_insert(struct lfr__table *t, lfr_id id, int fd);
+
+/*
+ * A removal in steps, so that the caller can act between the claim and the
+ * unlink (the reactor takes the fd out of epoll there):
+ *
+ *   lfr__table_find()    enters a read-side section and finds id's entry
+ *   lfr__table_claim()   marks it removed; of concurrent claims one wins
+ *   lfr__table_unlink()  (after a won claim) takes it out of the table and
+ *                        retires it: freed, its waker dropped, after a
+ *                        grace period
+ *   lfr__table_finish()  leaves the section (always, after a found entry)
+ *
+ * Between find and finish the caller is inside a read-side section: it
+ * must not wait for a grace period, and should not block.
+ */
+struct lfr__removal {
+	struct lfr__tls *tls;
+	struct lfr__entry *entry;
+	int fd;  /* the fd the entry was inserted with */
+};
+/* 0 with the section entered; -ENOENT (absent, or its insert still in
+ * progress) or -ENOMEM, with nothing held */
+int lfr__table_find(struct lfr__table *t, lfr_id id, struct lfr__removal *rm);
+/* read-side: true if this caller is the entry's one remover */
+bool lfr__table_claim(struct lfr__removal *rm);
+/* read-side, claimed: cannot fail (find made room) */
+void lfr__table_unlink(struct lfr__table *t, struct lfr__removal *rm);
+void lfr__table_finish(struct lfr__table *t, struct lfr__removal *rm);
+/* all four steps with nothing between: 0, -ENOENT, -ENOMEM */
 int lfr__table_remove(struct lfr__table *t, lfr_id id);
-/* Removes id if it is registered with fd, calling unwatch(ctx, fd) first
- * (its result in *unwatched); -ENOENT, or -EINVAL on another fd, with
- * nothing called or changed. */
-int lfr__table_remove_fd(struct lfr__table *t, lfr_id id, int fd,
-			 int (*unwatch)(void *ctx, int fd), void *ctx,
-			 int *unwatched);
 
 /* *woke is set when a recorded event was handed to the new waker */
 int lfr__table_set_waker(struct lfr__table *t, const struct lfr_waker *waker,

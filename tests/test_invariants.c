@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -623,8 +624,59 @@ Test(lifecycle, max_registrations_above_its_limit_is_einval)
 	cfg.max_registrations = LFR_MAX_REGISTRATIONS + 1;
 	cr_assert_eq(lfr_reactor_new(&cfg, &x), -EINVAL);
 	cr_assert_null(x);
-	cfg.max_registrations = 64; /* small: the table still grows past it */
+	cfg.max_registrations = 64; /* small: registrations still go past it */
 	cr_assert_eq(lfr_reactor_new(&cfg, &x), 0);
+	lfr_reactor_free(x);
+}
+
+/* max_registrations / 2, rounded up to a power of two, bounds the buckets:
+ * the initial ones (clamped, however large the request) and every resize */
+Test(lifecycle, the_bucket_limit_follows_max_registrations)
+{
+	enum { N = 256 };
+	static int fds[N];
+	static lfr_id ids[N];
+	struct lfr_reactor_config cfg;
+	struct lfr_reactor *x;
+
+	lfr_reactor_config_init(&cfg);
+	cfg.max_registrations = 100; /* limit: 64 buckets */
+	cfg.initial_buckets = ~0ul;
+	cr_assert_eq(lfr_reactor_new(&cfg, &x), 0);
+	cr_assert_eq(stats_of(x).buckets, 64, "clamped to the limit");
+	lfr_reactor_free(x);
+
+	cfg.max_registrations = 64; /* limit: 32 */
+	cfg.initial_buckets = 4;
+	cr_assert_eq(lfr_reactor_new(&cfg, &x), 0);
+	cr_assert_eq(stats_of(x).buckets, 4);
+	for (int i = 0; i < N; i++) {
+		fds[i] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		cr_assert_geq(fds[i], 0);
+		ids[i] = lfr_reactor_next_id(x);
+		cr_assert_eq(lfr_reactor_register(x, fds[i], LFR_READABLE,
+						  ids[i]), 0);
+	}
+	cr_assert_eq(stats_of(x).registrations, N);
+	cr_assert(WAIT_FOR(stats_of(x).buckets == 32, 5000),
+		  "grew to %llu buckets",
+		  (unsigned long long)stats_of(x).buckets);
+	/* N live wants N / 2 buckets: the maintainer is asked again on every
+	 * 64th registration or deregistration of a thread, and must say no */
+	for (int round = 0; round < 4; round++) {
+		for (int i = 0; i < N / 2; i++) {
+			cr_assert_eq(lfr_reactor_deregister(x, fds[i], ids[i]), 0);
+			ids[i] = lfr_reactor_next_id(x);
+			cr_assert_eq(lfr_reactor_register(x, fds[i],
+							  LFR_READABLE, ids[i]), 0);
+		}
+		sleep_ms(20);
+		cr_assert_eq(stats_of(x).buckets, 32, "above the limit");
+	}
+	for (int i = 0; i < N; i++) {
+		cr_assert_eq(lfr_reactor_deregister(x, fds[i], ids[i]), 0);
+		close(fds[i]);
+	}
 	lfr_reactor_free(x);
 }
 

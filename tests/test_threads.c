@@ -5,7 +5,8 @@
  * register / set_waker / event race repeated until a lost wake-up would
  * show; what a thread retired is dropped whether the thread goes on, stops,
  * exits, or moves to other reactors; the front array grows while
- * registrations come and go.  Sized to finish in seconds on 2 cores;
+ * registrations come and go; the live count stays exact across threads
+ * that register, fail, race and exit.  Sized to finish in seconds on 2 cores;
  * LFR_TEST_SCALE multiplies the iteration counts for longer runs.
  */
 #include "config.h"
@@ -833,4 +834,134 @@ Test(threads, the_front_array_grows_while_other_threads_deregister)
 		}
 		free(g[i].pool);
 	}
+}
+
+/* ---- the live count, kept by the table across threads ------------------- */
+
+enum { LIVE_THREADS = 4, LIVE_FDS = 32 };
+struct live_job {
+	struct lfr_reactor *r;
+	int fds[LIVE_FDS];
+	lfr_id kept[LIVE_FDS];
+	int keep;       /* registrations left in place when the thread exits */
+	int rounds;
+	int bad;        /* unexpected results */
+};
+
+/* Registers and deregisters its eventfds round after round, with failures
+ * mixed in that must not count (a register of an fd already registered is
+ * rolled back, a deregister with the wrong fd or twice changes nothing),
+ * and exits with keep of them registered. */
+static void *live_churn(void *arg)
+{
+	struct live_job *j = arg;
+	lfr_id ids[LIVE_FDS];
+
+	for (int round = 0; round < j->rounds; round++) {
+		bool last = round == j->rounds - 1;
+
+		for (int k = 0; k < LIVE_FDS; k++) {
+			ids[k] = lfr_reactor_next_id(j->r);
+			j->bad += lfr_reactor_register(j->r, j->fds[k],
+						       LFR_READABLE, ids[k]) != 0;
+		}
+		j->bad += lfr_reactor_register(j->r, j->fds[0], LFR_READABLE,
+				lfr_reactor_next_id(j->r)) != -EEXIST;
+		j->bad += lfr_reactor_deregister(j->r, j->fds[1], ids[0]) !=
+			  -EINVAL;
+		for (int k = 0; k < LIVE_FDS; k++) {
+			if (last && k < j->keep) {
+				j->kept[k] = ids[k];
+				continue;
+			}
+			j->bad += lfr_reactor_deregister(j->r, j->fds[k],
+							 ids[k]) != 0;
+			j->bad += lfr_reactor_deregister(j->r, j->fds[k],
+							 ids[k]) != -ENOENT;
+		}
+	}
+	return NULL;
+}
+
+struct live_racer {
+	struct lfr_reactor *r;
+	const int *fds;
+	const lfr_id *ids;
+	int n, won, bad;
+};
+
+static void *live_race(void *arg)
+{
+	struct live_racer *c = arg;
+
+	for (int k = 0; k < c->n; k++) {
+		int ret = lfr_reactor_deregister(c->r, c->fds[k], c->ids[k]);
+
+		if (ret == 0)
+			c->won++;
+		else if (ret != -ENOENT)
+			c->bad++;
+	}
+	return NULL;
+}
+
+Test(threads, the_live_count_is_exact_after_concurrent_registers_and_deregisters)
+{
+	enum { RACED = 128 };
+	static struct live_job j[LIVE_THREADS];
+	static int rfds[RACED];
+	static lfr_id rids[RACED];
+	struct lfr_reactor *r = new_reactor(1);
+	struct live_racer c[2];
+	pthread_t t[LIVE_THREADS];
+	uint64_t kept = 0;
+
+	for (int i = 0; i < LIVE_THREADS; i++) {
+		j[i] = (struct live_job){ .r = r, .keep = 3 * i + 1,
+					  .rounds = 200 * scale() };
+		for (int k = 0; k < LIVE_FDS; k++) {
+			j[i].fds[k] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+			cr_assert_geq(j[i].fds[k], 0);
+		}
+		kept += j[i].keep;
+		pthread_create(&t[i], NULL, live_churn, &j[i]);
+	}
+	for (int i = 0; i < LIVE_THREADS; i++) {
+		pthread_join(t[i], NULL);
+		cr_assert_eq(j[i].bad, 0, "thread %d: %d unexpected results",
+			     i, j[i].bad);
+	}
+	/* the threads exited: what they counted stays with the table */
+	cr_assert_eq(stats_of(r).registrations, kept);
+	for (int i = 0; i < LIVE_THREADS; i++)
+		for (int k = 0; k < j[i].keep; k++) {
+			cr_assert_eq(lfr_reactor_deregister(r, j[i].fds[k],
+							    j[i].kept[k]), 0);
+			cr_assert_eq(stats_of(r).registrations, --kept);
+		}
+
+	/* two threads deregister the same ids: each is counted out once */
+	for (int k = 0; k < RACED; k++) {
+		rfds[k] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		cr_assert_geq(rfds[k], 0);
+		rids[k] = lfr_reactor_next_id(r);
+		cr_assert_eq(lfr_reactor_register(r, rfds[k], LFR_READABLE,
+						  rids[k]), 0);
+	}
+	cr_assert_eq(stats_of(r).registrations, RACED);
+	for (int i = 0; i < 2; i++) {
+		c[i] = (struct live_racer){ r, rfds, rids, RACED, 0, 0 };
+		pthread_create(&t[i], NULL, live_race, &c[i]);
+	}
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	cr_assert_eq(c[0].bad + c[1].bad, 0);
+	cr_assert_eq(c[0].won + c[1].won, RACED, "one deregister wins each");
+	cr_assert_eq(stats_of(r).registrations, 0);
+	lfr_reactor_free(r);
+	for (int i = 0; i < LIVE_THREADS; i++)
+		for (int k = 0; k < LIVE_FDS; k++)
+			close(j[i].fds[k]);
+	for (int k = 0; k < RACED; k++)
+		close(rfds[k]);
 }

@@ -71,14 +71,16 @@ struct lfr_reactor_config {
 	/* events one epoll_wait may return (one RCU read-side section covers
 	 * the whole batch); default 256, at most LFR_MAX_EVENTS_PER_POLL */
 	unsigned events_per_poll;
-	/* initial buckets of the waker table, rounded up to a power of two;
-	 * the table grows by itself.  default 1024, at most 1 << 20 */
+	/* initial buckets of the waker table, rounded up to a power of two
+	 * and capped at the bucket limit (see max_registrations); the table
+	 * grows and shrinks by itself within it.  default 1024 */
 	unsigned long initial_buckets;
-	/* live registrations the table is sized for: its buckets grow up to
-	 * half of this (rounded up to a power of two), and liburcu reserves
-	 * that bucket array's address space (16 bytes a bucket) when the
-	 * reactor is created.  More registrations still work, with longer
-	 * chains.  default 1 << 20 (8 MiB reserved), at most 1 << 28 */
+	/* live registrations the table is sized for.  The bucket limit is
+	 * half of this, rounded up to a power of two: the buckets never
+	 * exceed it, and liburcu reserves that bucket array's address space
+	 * (16 bytes a bucket) when the reactor is created.  More
+	 * registrations still work, with longer chains.  default 1 << 20
+	 * (a limit of 1 << 19 buckets: 8 MiB reserved), at most 1 << 28 */
 	unsigned long max_registrations;
 };
 

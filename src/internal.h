@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * internal.h - what every part of the library shares: the cache-line size,
+ * the one allocation function and the system-call wrappers (src/sys.c).
+ *
+ * The wrappers are the calls the test variant of the library can make fail
+ * (src/test_hooks.h); in the installed library each is the plain call.
+ */
+#ifndef LFR_INTERNAL_H
+#define LFR_INTERNAL_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <sys/epoll.h>
+
+/* what alignas() uses to keep data written by different threads apart */
+#define LFR__CACHELINE 64
+
+/* Every allocation of the library: align 0 or at most sizeof(void *) is
+ * malloc's, more is posix_memalign's.  NULL when out of memory.  Freed
+ * with free(). */
+void *lfr__alloc(size_t align, size_t size);
+
+/* the library's system calls: each returns what the call it wraps does */
+int lfr__epoll_create1(int flags);
+int lfr__eventfd(unsigned initval, int flags);
+int lfr__epoll_ctl(int epfd, int op, int fd, struct epoll_event *event);
+/* an errno value, as pthread_create returns */
+int lfr__pthread_create(pthread_t *thread, const pthread_attr_t *attr,
+			void *(*fn)(void *), void *arg);
+
+#endif /* LFR_INTERNAL_H */
