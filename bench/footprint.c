@@ -89,6 +89,7 @@ int main(int argc, char **argv)
 	usleep(100000); /* a resize the registrations asked for */
 	after = mallinfo2().uordblks + mallinfo2().hblkhd;
 	rss_after = resident();
+	st.size = sizeof(st);
 	lfr_reactor_stats(r, &st);
 	bench_machine_end(&machine);
 	bench_machine_print(stdout, &machine);

@@ -203,6 +203,7 @@ int main(int argc, char **argv)
 	if (write(early.fds[1], &byte, 1) != 1)
 		return 1;
 	do { /* until a poller has seen the event and found no waker */
+		st.size = sizeof(st); /* the bytes we have, before each call */
 		lfr_reactor_stats(reactor, &st);
 		usleep(1000);
 	} while (st.no_waker == 0);
@@ -224,6 +225,7 @@ int main(int argc, char **argv)
 	close(early.fds[0]);
 	close(early.fds[1]);
 
+	st.size = sizeof(st);
 	lfr_reactor_stats(reactor, &st);
 	printf("stats: events %llu, wakes %llu, no-waker %llu, stale %llu, "
 	       "live registrations %llu\n",

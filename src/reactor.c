@@ -33,10 +33,6 @@
 #define LFR__STRIPES 16
 #define LFR__STOP_TOKEN 0 /* id 0 is never valid: it marks the eventfd */
 
-#define DEFAULT_POLLERS 1u
-#define DEFAULT_EVENTS_PER_POLL 256u
-#define DEFAULT_BUCKETS 1024ul
-#define DEFAULT_MAX_REGISTRATIONS (1ul << 20)
 
 /* written by its poller only, read by lfr_reactor_stats */
 struct poller {
@@ -216,35 +212,78 @@ static void *poller_main(void *arg)
 	return NULL;
 }
 
-void lfr_reactor_config_init(struct lfr_reactor_config *config)
+/*
+ * Growable structs (reactor.h): the fields that lie wholly within the
+ * caller's size are used, so what counts is where each field ends.
+ */
+#define END(type, field) (offsetof(type, field) + sizeof(((type *)0)->field))
+
+static const size_t config_ends[] = {
+	END(struct lfr_reactor_config, pollers),
+	END(struct lfr_reactor_config, events_per_poll),
+	END(struct lfr_reactor_config, initial_buckets),
+	END(struct lfr_reactor_config, max_registrations),
+};
+static const size_t stats_ends[] = {
+	END(struct lfr_reactor_stats, polls),
+	END(struct lfr_reactor_stats, events),
+	END(struct lfr_reactor_stats, wakes),
+	END(struct lfr_reactor_stats, no_waker),
+	END(struct lfr_reactor_stats, stale),
+	END(struct lfr_reactor_stats, registrations),
+	END(struct lfr_reactor_stats, buckets),
+	END(struct lfr_reactor_stats, fd_error),
+};
+_Static_assert(sizeof(struct lfr_reactor_config) ==
+		       END(struct lfr_reactor_config, max_registrations),
+	       "config_ends names every field of the config, the last one last");
+_Static_assert(sizeof(struct lfr_reactor_stats) ==
+		       END(struct lfr_reactor_stats, fd_error),
+	       "stats_ends names every field of the stats, the last one last");
+
+/* the bytes of the fields that fit wholly in size: the end of the last of
+ * them (ends ascending, and the first one within size) */
+static size_t fitting(const size_t *ends, size_t n, size_t size)
 {
-	if (!config)
-		return;
-	memset(config, 0, sizeof(*config));
-	config->pollers = DEFAULT_POLLERS;
-	config->events_per_poll = DEFAULT_EVENTS_PER_POLL;
-	config->initial_buckets = DEFAULT_BUCKETS;
-	config->max_registrations = DEFAULT_MAX_REGISTRATIONS;
+	size_t fit = ends[0];
+
+	for (size_t i = 1; i < n && ends[i] <= size; i++)
+		fit = ends[i];
+	return fit;
 }
 
 static int resolve_config(const struct lfr_reactor_config *in,
 			  struct lfr_reactor_config *out)
 {
-	lfr_reactor_config_init(out);
-	if (!in)
-		return 0;
-	if (in->pollers > LFR_MAX_POLLERS ||
-	    in->events_per_poll > LFR_MAX_EVENTS_PER_POLL ||
-	    in->max_registrations > LFR_MAX_REGISTRATIONS)
+	size_t size;
+
+	memset(out, 0, sizeof(*out));
+	if (in) {
+		size = in->size;
+		if (size < LFR_REACTOR_CONFIG_SIZE_MIN ||
+		    size > LFR_STRUCT_SIZE_MAX)
+			return -EINVAL;
+		/* a newer header's fields, unknown here, must be unset */
+		for (size_t i = sizeof(*out); i < size; i++)
+			if (((const unsigned char *)in)[i])
+				return -E2BIG;
+		memcpy(out, in, fitting(config_ends, sizeof(config_ends) /
+						sizeof(config_ends[0]),
+					size));
+	}
+	if (out->pollers > LFR_MAX_POLLERS ||
+	    out->events_per_poll > LFR_MAX_EVENTS_PER_POLL ||
+	    out->max_registrations > LFR_MAX_REGISTRATIONS)
 		return -EINVAL;
-	if (in->pollers)
-		out->pollers = in->pollers;
-	if (in->events_per_poll)
-		out->events_per_poll = in->events_per_poll;
-	if (in->initial_buckets)
-		out->initial_buckets = in->initial_buckets;
-	if (in->max_registrations)
-		out->max_registrations = in->max_registrations;
+	out->size = sizeof(*out);
+	if (!out->pollers)
+		out->pollers = LFR_DEFAULT_POLLERS;
+	if (!out->events_per_poll)
+		out->events_per_poll = LFR_DEFAULT_EVENTS_PER_POLL;
+	if (!out->initial_buckets)
+		out->initial_buckets = LFR_DEFAULT_INITIAL_BUCKETS;
+	if (!out->max_registrations)
+		out->max_registrations = LFR_DEFAULT_MAX_REGISTRATIONS;
 	return 0;
 }
 
@@ -691,27 +730,34 @@ int lfr_reactor_deregister(struct lfr_reactor *reactor, int fd, lfr_id id)
 int lfr_reactor_stats(struct lfr_reactor *reactor,
 		      struct lfr_reactor_stats *out)
 {
+	struct lfr_reactor_stats st;
+	size_t fit;
 	unsigned i;
 
-	if (!reactor || !out)
+	if (!reactor || !out || out->size < LFR_REACTOR_STATS_SIZE_MIN ||
+	    out->size > LFR_STRUCT_SIZE_MAX)
 		return -EINVAL;
-	memset(out, 0, sizeof(*out));
+	memset(&st, 0, sizeof(st));
 	for (i = 0; i < reactor->npollers; i++) {
 		struct poller *p = &reactor->pollers[i];
 
-		out->polls += get(&p->polls);
-		out->events += get(&p->events);
-		out->wakes += get(&p->wakes);
-		out->no_waker += get(&p->no_waker);
-		out->stale += get(&p->stale);
+		st.polls += get(&p->polls);
+		st.events += get(&p->events);
+		st.wakes += get(&p->wakes);
+		st.no_waker += get(&p->no_waker);
+		st.stale += get(&p->stale);
 	}
 	for (i = 0; i < LFR__STRIPES; i++)
-		out->wakes += get(&reactor->stripes[i].wakes);
-	out->registrations = lfr__table_live(reactor->table);
-	out->buckets = lfr__table_buckets(reactor->table);
-	out->fd_error = atomic_load_explicit(&reactor->fd_error,
-					     memory_order_relaxed);
-	if (!out->fd_error)
-		out->fd_error = lfr__table_fd_error(reactor->table);
+		st.wakes += get(&reactor->stripes[i].wakes);
+	st.registrations = lfr__table_live(reactor->table);
+	st.buckets = lfr__table_buckets(reactor->table);
+	st.fd_error = atomic_load_explicit(&reactor->fd_error,
+					   memory_order_relaxed);
+	if (!st.fd_error)
+		st.fd_error = lfr__table_fd_error(reactor->table);
+	fit = fitting(stats_ends, sizeof(stats_ends) / sizeof(stats_ends[0]),
+		      out->size);
+	st.size = (uint32_t)fit;
+	memcpy(out, &st, fit);
 	return 0;
 }

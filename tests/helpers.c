@@ -140,9 +140,10 @@ void sleep_ms(int ms)
 
 struct lfr_reactor_stats stats_of(struct lfr_reactor *r)
 {
-	struct lfr_reactor_stats s;
+	struct lfr_reactor_stats s = { .size = sizeof(s) };
 
 	cr_assert_eq(lfr_reactor_stats(r, &s), 0);
+	cr_assert_eq(s.size, sizeof(s), "every field filled");
 	return s;
 }
 

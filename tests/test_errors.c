@@ -10,6 +10,8 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -51,7 +53,7 @@ static void assert_pipe_still_works(void)
 Test(errors, null_reactor_is_einval_everywhere)
 {
 	struct lfr_waker w = lfr_waker_noop();
-	struct lfr_reactor_stats s;
+	struct lfr_reactor_stats s = { .size = sizeof(s) };
 
 	cr_assert_eq(lfr_reactor_next_id(NULL), 0);
 	cr_assert_eq(lfr_reactor_register(NULL, p[0], LFR_READABLE, 1), -EINVAL);
@@ -80,12 +82,150 @@ Test(errors, new_rejects_null_out_and_oversized_config)
 
 Test(errors, config_zero_fields_take_defaults)
 {
-	struct lfr_reactor_config cfg = { 0 };
+	struct lfr_reactor_config cfg = { .size = sizeof(cfg) };
 	struct lfr_reactor *other;
 
 	cr_assert_eq(lfr_reactor_new(&cfg, &other), 0);
+	cr_assert_eq(stats_of(other).buckets, LFR_DEFAULT_INITIAL_BUCKETS);
 	lfr_reactor_free(other);
 	lfr_reactor_config_init(NULL);
+}
+
+/* ---- growable structs: config and stats carry their size ----------------- */
+
+#define END(type, field) (offsetof(type, field) + sizeof(((type *)0)->field))
+
+Test(errors, config_init_writes_its_size_and_the_defaults)
+{
+	struct lfr_reactor_config cfg;
+	struct lfr_reactor *other;
+
+	memset(&cfg, 0xa5, sizeof(cfg));
+	lfr_reactor_config_init(&cfg);
+	cr_assert_eq(cfg.size, sizeof(cfg));
+	cr_assert_eq(cfg.pollers, 1);
+	cr_assert_eq(cfg.events_per_poll, 256);
+	cr_assert_eq(cfg.initial_buckets, 1024);
+	cr_assert_eq(cfg.max_registrations, 1ul << 20);
+	cr_assert_eq(lfr_reactor_new(&cfg, &other), 0);
+	cr_assert_eq(stats_of(other).buckets, 1024);
+	lfr_reactor_free(other);
+}
+
+Test(errors, a_config_size_out_of_range_is_einval)
+{
+	struct lfr_reactor_config cfg = { 0 };
+	struct lfr_reactor *other = (struct lfr_reactor *)&cfg;
+	uint32_t bad[] = { 0, 1, LFR_REACTOR_CONFIG_SIZE_MIN - 1,
+			   LFR_STRUCT_SIZE_MAX + 1, UINT32_MAX };
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cfg.size = bad[i];
+		cr_assert_eq(lfr_reactor_new(&cfg, &other), -EINVAL,
+			     "size %u", bad[i]);
+		cr_assert_eq(other, (struct lfr_reactor *)&cfg, "*out untouched");
+	}
+}
+
+/* a program built against an older header: the fields past its size take
+ * their defaults, whatever the bytes there hold */
+Test(errors, an_older_config_takes_the_defaults_past_its_size)
+{
+	struct lfr_reactor_config cfg;
+	struct lfr_reactor *other;
+	int before = count_dir("/proc/self/task");
+
+	memset(&cfg, 0xff, sizeof(cfg)); /* max_registrations: over its limit */
+	cfg.size = END(struct lfr_reactor_config, events_per_poll);
+	cfg.pollers = 2;
+	cfg.events_per_poll = 8;
+	cfg.initial_buckets = 4;
+	cr_assert_eq(lfr_reactor_new(&cfg, &other), 0);
+	cr_assert_eq(count_dir("/proc/self/task"), before + 3,
+		     "two pollers and the maintainer: pollers was read");
+	cr_assert_eq(stats_of(other).buckets, LFR_DEFAULT_INITIAL_BUCKETS,
+		     "initial_buckets, past the size, took its default");
+	lfr_reactor_free(other);
+}
+
+/* a program built against a newer header: accepted while it sets nothing
+ * this library lacks */
+Test(errors, a_newer_config_works_unless_it_sets_what_the_library_lacks)
+{
+	struct {
+		struct lfr_reactor_config cfg;
+		uint64_t future[3];
+	} newer;
+	struct lfr_reactor *other = NULL;
+
+	memset(&newer, 0, sizeof(newer));
+	lfr_reactor_config_init(&newer.cfg);
+	newer.cfg.size = sizeof(newer);
+	cr_assert_eq(lfr_reactor_new(&newer.cfg, &other), 0);
+	lfr_reactor_free(other);
+	other = NULL;
+	newer.future[2] = 1;
+	cr_assert_eq(lfr_reactor_new(&newer.cfg, &other), -E2BIG);
+	cr_assert_null(other);
+}
+
+Test(errors, stats_fill_only_what_the_callers_size_holds)
+{
+	struct {
+		struct lfr_reactor_stats st;
+		unsigned char after[64];
+	} buf;
+	const unsigned char *bytes = (const unsigned char *)&buf;
+	size_t older = END(struct lfr_reactor_stats, wakes), i;
+	struct lfr_reactor_stats full;
+	struct lfr_waker w = lfr_waker_noop();
+	lfr_id id = register_with_waker(r, p[0], &w);
+
+	fire(p[1]);
+	cr_assert(WAIT_FOR(stats_of(r).wakes == 1, 5000));
+	full = stats_of(r);
+	/* an older program's struct, with three counters; then one whose
+	 * size ends inside a field, which is not written */
+	for (size_t size = older; size <= older + 4; size += 4) {
+		memset(&buf, 0xa5, sizeof(buf));
+		buf.st.size = (uint32_t)size;
+		cr_assert_eq(lfr_reactor_stats(r, &buf.st), 0);
+		cr_assert_eq(buf.st.size, older, "the bytes filled");
+		cr_assert_eq(buf.st.polls, full.polls);
+		cr_assert_eq(buf.st.events, full.events);
+		cr_assert_eq(buf.st.wakes, 1);
+		for (i = older; i < sizeof(buf); i++)
+			cr_assert_eq(bytes[i], 0xa5, "byte %zu written", i);
+	}
+	/* a newer program's, larger struct: the library fills its own */
+	memset(&buf, 0xa5, sizeof(buf));
+	buf.st.size = sizeof(buf);
+	cr_assert_eq(lfr_reactor_stats(r, &buf.st), 0);
+	cr_assert_eq(buf.st.size, sizeof(buf.st));
+	cr_assert_eq(buf.st.registrations, 1);
+	cr_assert_eq(buf.st.buckets, full.buckets);
+	cr_assert_eq(buf.st.fd_error, 0);
+	for (i = sizeof(buf.st); i < sizeof(buf); i++)
+		cr_assert_eq(bytes[i], 0xa5, "byte %zu written", i);
+	cr_assert_eq(lfr_reactor_deregister(r, p[0], id), 0);
+	drain(p[0]);
+}
+
+Test(errors, a_stats_size_out_of_range_is_einval_and_writes_nothing)
+{
+	struct lfr_reactor_stats st, before;
+	uint32_t bad[] = { 0, sizeof(uint32_t), LFR_REACTOR_STATS_SIZE_MIN - 1,
+			   LFR_STRUCT_SIZE_MAX + 1, UINT32_MAX };
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(&st, 0xa5, sizeof(st));
+		st.size = bad[i];
+		before = st;
+		cr_assert_eq(lfr_reactor_stats(r, &st), -EINVAL, "size %u",
+			     bad[i]);
+		cr_assert_eq(memcmp(&st, &before, sizeof(st)), 0,
+			     "size %u: written", bad[i]);
+	}
 }
 
 Test(errors, id_zero_and_unissued_ids_are_einval)

@@ -85,7 +85,7 @@ Test(waker, noop_waker_clones_to_itself)
 Test(strerror, names_every_documented_result)
 {
 	int errs[] = { EINVAL, ENOENT, EEXIST, EBADF, EPERM, ENOMEM, EMFILE,
-		       EAGAIN, ENOSPC, ESHUTDOWN };
+		       EAGAIN, ENOSPC, ESHUTDOWN, E2BIG };
 
 	cr_assert_str_eq(lfr_strerror(0), "success");
 	for (size_t i = 0; i < sizeof(errs) / sizeof(errs[0]); i++) {

@@ -42,6 +42,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <lfreactor/common.h>
 #include <lfreactor/waker.h>
 
@@ -60,11 +61,48 @@ enum {
 #define LFR_MAX_EVENTS_PER_POLL 65536u
 #define LFR_MAX_REGISTRATIONS (1ul << 28)
 
+/* Defaults, which lfr_reactor_config_init() writes and a field left 0
+ * (or beyond the caller's size) takes. */
+#define LFR_DEFAULT_POLLERS 1u
+#define LFR_DEFAULT_EVENTS_PER_POLL 256u
+#define LFR_DEFAULT_INITIAL_BUCKETS 1024ul
+#define LFR_DEFAULT_MAX_REGISTRATIONS (1ul << 20)
+
+/*
+ * Growable structs.  struct lfr_reactor_config and struct lfr_reactor_stats
+ * are allocated by the caller and may gain fields in later versions of the
+ * library, so each starts with size: the bytes of the struct as the
+ * caller's header declares it, sizeof(struct ...) when it was compiled.
+ * The rules, which keep a program and a library of different versions
+ * working together:
+ *  - A later version only appends fields at the end; none is removed,
+ *    moved or resized.  A field's meaning never changes.
+ *  - The library uses the fields that lie wholly within size bytes.  A
+ *    config field beyond them takes its default; a stats field beyond them
+ *    is not written.
+ *  - size must hold the size member and the first field
+ *    (LFR_REACTOR_CONFIG_SIZE_MIN, LFR_REACTOR_STATS_SIZE_MIN) and be at
+ *    most LFR_STRUCT_SIZE_MAX; else the call returns -EINVAL.
+ *  - A config larger than the library's own struct (a program built
+ *    against a newer header) is accepted if every byte past the library's
+ *    struct is 0: the program asked for nothing this library lacks.  Else
+ *    -E2BIG, and the program may retry without the newer fields.
+ *  - lfr_reactor_stats() sets size to the bytes it filled: the program
+ *    can tell which fields an older library did not know.
+ * Set size with lfr_reactor_config_init() for a config, and to
+ * sizeof(struct lfr_reactor_stats) before each lfr_reactor_stats().
+ * A config of all zeros (size 0) is -EINVAL: size is never guessed.
+ */
+#define LFR_STRUCT_SIZE_MAX 4096u
+
 /*
  * Reactor configuration.  Initialise with lfr_reactor_config_init() and set
  * the fields you care about; a field left 0 takes its default.
  */
 struct lfr_reactor_config {
+	/* bytes of this struct the caller knows (see "Growable structs");
+	 * lfr_reactor_config_init() sets it */
+	uint32_t size;
 	/* poller threads calling epoll_wait on the one epoll instance;
 	 * default 1, at most LFR_MAX_POLLERS */
 	unsigned pollers;
@@ -83,6 +121,8 @@ struct lfr_reactor_config {
 	 * (a limit of 1 << 19 buckets: 8 MiB reserved), at most 1 << 28 */
 	unsigned long max_registrations;
 };
+#define LFR_REACTOR_CONFIG_SIZE_MIN                                          \
+	(offsetof(struct lfr_reactor_config, pollers) + sizeof(unsigned))
 
 /*
  * Counters, read at any time with lfr_reactor_stats().  Each is summed from
@@ -91,6 +131,10 @@ struct lfr_reactor_config {
  * idle, exact.
  */
 struct lfr_reactor_stats {
+	/* in: the bytes of this struct the caller has, sizeof(struct
+	 * lfr_reactor_stats); out: the bytes filled (see "Growable
+	 * structs") */
+	uint32_t size;
 	uint64_t polls;         /* epoll_wait calls that returned events */
 	uint64_t events;        /* events for registered-or-stale ids */
 	uint64_t wakes;         /* wakers woken, by pollers and by set_waker */
@@ -109,21 +153,44 @@ struct lfr_reactor_stats {
 	 * hanging (see lfr_reactor_free); free it. */
 	int64_t fd_error;
 };
+#define LFR_REACTOR_STATS_SIZE_MIN                                           \
+	(offsetof(struct lfr_reactor_stats, polls) + sizeof(uint64_t))
 
 struct lfr_reactor;
 
 /*
- * lfr_reactor_config_init - fill *config with the defaults.
- * No-op on NULL.  Threads: any.
+ * lfr_reactor_config_init - fill *config with the defaults and its size.
+ *
+ * Zeroes the struct, sets size to sizeof(struct lfr_reactor_config) as
+ * this header declares it and every other field to its default
+ * (LFR_DEFAULT_*).  An inline function, so that size is the caller's and
+ * never the library's (see "Growable structs").  No-op on NULL.
+ * Threads: any.  Blocks: never.
  */
-LFR_EXTERN void lfr_reactor_config_init(struct lfr_reactor_config *config);
+static inline void lfr_reactor_config_init(struct lfr_reactor_config *config)
+{
+	if (!config)
+		return;
+	memset(config, 0, sizeof(*config));
+	config->size = sizeof(*config);
+	config->pollers = LFR_DEFAULT_POLLERS;
+	config->events_per_poll = LFR_DEFAULT_EVENTS_PER_POLL;
+	config->initial_buckets = LFR_DEFAULT_INITIAL_BUCKETS;
+	config->max_registrations = LFR_DEFAULT_MAX_REGISTRATIONS;
+}
 
 /*
  * lfr_reactor_new - create a reactor and start its poller threads.
  *
- * config may be NULL for the defaults.  On success stores the reactor in
- * *out and returns 0.  Errors (nothing is left behind; *out is untouched):
- *  -EINVAL  out is NULL, or a config field is above its limit
+ * config may be NULL for the defaults; else its size must be set (see
+ * "Growable structs"): lfr_reactor_config_init() does.  On success stores
+ * the reactor in *out and returns 0.  Errors (nothing is left behind; *out
+ * is untouched):
+ *  -EINVAL  out is NULL; config->size is below LFR_REACTOR_CONFIG_SIZE_MIN
+ *           or above LFR_STRUCT_SIZE_MAX; or a config field is above its
+ *           limit
+ *  -E2BIG   config is larger than this library's struct and a byte past
+ *           it is not 0 (a field from a newer header this library lacks)
  *  -ENOMEM  out of memory, or of address space for the table's buckets
  *           (see max_registrations): never an abort
  *  -EMFILE, -ENFILE  no fd for epoll or the eventfd
@@ -313,7 +380,15 @@ LFR_EXTERN int lfr_reactor_deregister(struct lfr_reactor *reactor, int fd,
 
 /*
  * lfr_reactor_stats - read the counters into *out.
- * Returns 0, or -EINVAL if reactor or out is NULL.
+ *
+ * out->size must be set first, to sizeof(struct lfr_reactor_stats).  Fills
+ * the fields that lie wholly within out->size bytes, writes nothing past
+ * them, and sets out->size to the bytes it filled: at most its own
+ * struct's size, so a program built against a newer header sees which
+ * fields this library left alone (see "Growable structs").
+ * Returns 0, or -EINVAL (nothing written) if reactor or out is NULL, or
+ * out->size is below LFR_REACTOR_STATS_SIZE_MIN or above
+ * LFR_STRUCT_SIZE_MAX.
  * Threads: any, any time, including from a waker.  Never blocks; relaxed
  * loads only, so counters may lag by one batch.
  */

@@ -277,6 +277,7 @@ int main(int argc, char **argv)
 	pthread_join(writer, NULL);
 	for (int e = 0; e < nexec; e++)
 		pthread_join(execs[e], NULL);
+	st.size = sizeof(st);
 	lfr_reactor_stats(reactor, &st);
 
 	for (int i = 0; i < nslots; i++) {
