@@ -33,7 +33,6 @@
 #define LFR__STRIPES 16
 #define LFR__STOP_TOKEN 0 /* id 0 is never valid: it marks the eventfd */
 
-
 /* written by its poller only, read by lfr_reactor_stats */
 struct poller {
 	alignas(LFR__CACHELINE) atomic_uint_fast64_t polls;
@@ -234,12 +233,13 @@ static const size_t stats_ends[] = {
 	END(struct lfr_reactor_stats, buckets),
 	END(struct lfr_reactor_stats, fd_error),
 };
+/* a field added to either struct goes at its end, and into its list */
 _Static_assert(sizeof(struct lfr_reactor_config) ==
 		       END(struct lfr_reactor_config, max_registrations),
-	       "config_ends names every field of the config, the last one last");
+	       "config_ends ends with the config's last field");
 _Static_assert(sizeof(struct lfr_reactor_stats) ==
 		       END(struct lfr_reactor_stats, fd_error),
-	       "stats_ends names every field of the stats, the last one last");
+	       "stats_ends ends with the stats' last field");
 
 /* the bytes of the fields that fit wholly in size: the end of the last of
  * them (ends ascending, and the first one within size) */
