@@ -41,6 +41,20 @@
 #include "park.h"
 #include "test_hooks.h"
 
+/* ThreadSanitizer cannot see the hand-off through the wfcqueue (an
+ * inline-asm exchange on the tail, then a plain store of the link): in
+ * --enable-tsan builds an enqueue releases the node and a dequeue acquires
+ * it.  Nothing otherwise. */
+#ifdef __SANITIZE_THREAD__
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+#define TSAN_ACQUIRE(addr) __tsan_acquire(addr)
+#define TSAN_RELEASE(addr) __tsan_release(addr)
+#else
+#define TSAN_ACQUIRE(addr) ((void)0)
+#define TSAN_RELEASE(addr) ((void)0)
+#endif
+
 struct lfr_task;
 
 struct lfr_executor {
@@ -85,7 +99,8 @@ struct task_with_join {
 	struct join join;
 };
 
-/* the executors whose block_on this thread is inside, innermost first */
+/* the executors whose block_on (or free) this thread is inside, innermost
+ * first: a blocking join of one of their tasks would wait for itself */
 struct frame {
 	const struct lfr_executor *ex;
 	struct frame *up;
@@ -165,6 +180,7 @@ static struct lfr_task *dequeue(struct lfr_executor *ex)
 	if (!n)
 		return NULL;
 	t = caa_container_of(n, struct lfr_task, node);
+	TSAN_ACQUIRE(&t->node);
 	/* From here a wake queues it again.  An exchange, not a store: it
 	 * reads the last wake's exchange (each writes 1, even on a 1), so
 	 * what a waker did before a wake that found the task queued happens
@@ -194,6 +210,7 @@ static void enqueue(struct lfr_task *t)
 
 	atomic_fetch_add(&t->refs, 1); /* the queue's */
 	cds_wfcq_node_init(&t->node);
+	TSAN_RELEASE(&t->node);
 	cds_wfcq_enqueue(&ex->head, &ex->tail, &t->node);
 	/* the enqueue's exchange orders this load after it; close stores
 	 * the flag before its own drain: one of the two sees the task */
@@ -442,6 +459,7 @@ int lfr_executor_stop(struct lfr_executor *ex)
 void lfr_executor_free(struct lfr_executor *ex)
 {
 	struct lfr_task *t;
+	struct frame frame;
 	bool was_closed;
 
 	if (!ex)
@@ -451,9 +469,12 @@ void lfr_executor_free(struct lfr_executor *ex)
 	pthread_mutex_unlock(&ex->spawn_lock);
 	if (was_closed)
 		return; /* the owner's reference is gone already */
+	frame = (struct frame){ ex, inside }; /* drops that join: -EDEADLK */
+	inside = &frame;
 	drain_closed(ex);
 	while ((t = ex->tasks))
 		finish(ex, t, -ECANCELED);
+	inside = frame.up;
 	ex_unref(ex);
 }
 

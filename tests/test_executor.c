@@ -601,6 +601,39 @@ Test(tasks, a_blocking_join_inside_block_on_of_the_tasks_executor_is_edeadlk)
 	cr_assert_eq(atomic_load(&jn.job.drops), 1);
 }
 
+/* a task whose drop joins a sibling on the same executor, during free */
+struct joins_in_drop {
+	struct job sibling;
+	struct lfr_task *sibling_handle;
+	int result;
+	atomic_int drops;
+};
+
+static void joins_in_drop_drop(void *state)
+{
+	struct joins_in_drop *d = state;
+
+	d->result = lfr_task_join(d->sibling_handle);
+	atomic_fetch_add(&d->drops, 1);
+}
+
+Test(tasks, a_blocking_join_in_a_drop_during_free_is_edeadlk)
+{
+	static struct joins_in_drop d;
+	struct lfr_executor *ex;
+
+	cr_assert_eq(lfr_executor_new(&ex), 0);
+	cr_assert_eq(lfr_executor_spawn_handle(ex, job_poll, job_drop,
+					       &d.sibling, &d.sibling_handle),
+		     0);
+	cr_assert_eq(lfr_executor_spawn(ex, forever_poll, joins_in_drop_drop,
+					&d), 0);
+	lfr_executor_free(ex); /* a hang here is the deadlock (timeout) */
+	cr_assert_eq(atomic_load(&d.drops), 1);
+	cr_assert_eq(d.result, -EDEADLK);
+	cr_assert_eq(lfr_task_join(d.sibling_handle), -ECANCELED);
+}
+
 /* ready once the queue has been run through: wakes itself once */
 static enum lfr_poll yield_once_poll(void *state, const struct lfr_waker *w)
 {
@@ -954,7 +987,7 @@ Test(stop, stop_from_a_thread_waiting_on_signals)
 	runner_start(&r);
 	sw.ex = r.ex;
 	pthread_create(&t, NULL, sigwait_then_stop, &sw);
-	kill(getpid(), SIGUSR2);
+	pthread_kill(t, SIGUSR2);
 	pthread_join(t, NULL);
 	pthread_join(r.thread, NULL);
 	cr_assert_eq(r.ret, -ECANCELED);

@@ -165,7 +165,8 @@ LFR_EXTERN int lfr_executor_spawn_handle(struct lfr_executor *ex,
  * polling the spawned tasks that are woken meanwhile and parking the thread
  * when none is.  state stays the caller's: it is not dropped.
  * Returns 0, or -EINVAL (ex or poll NULL), -EBUSY (already inside
- * block_on), -ENOMEM, -ESHUTDOWN (the executor was freed), -ECANCELED
+ * block_on), -ENOMEM, -ESHUTDOWN (lfr_executor_free closed it; reached
+ * through a reference), -ECANCELED
  * (lfr_executor_stop was called: before this call, which then polls
  * nothing, or during it, which then returns after the poll it is in,
  * without polling the future again; the future's wakers then do
@@ -223,8 +224,8 @@ LFR_EXTERN enum lfr_poll lfr_task_join_poll(struct lfr_task *task,
  * before: cancelled, or its executor freed), the handle then ended; or,
  * the handle untouched, -EINVAL (task NULL), -EDEADLK (the calling
  * thread is inside lfr_executor_block_on of the task's executor, which
- * would never poll the task again while it waits; said whether or not the
- * task is over).  On the owner thread outside block_on it waits for ever
+ * would never poll the task again while it waits, or inside its
+ * lfr_executor_free, in a drop; said whether or not the task is over).  On the owner thread outside block_on it waits for ever
  * unless the task is over: nothing else polls it.
  * Threads: any but the owner of the task's executor; not from a waker
  * (it blocks a poller).  Blocks: until the task is over, on the handle's
