@@ -666,6 +666,87 @@ Test(tasks, cancel_before_the_first_poll_drops_without_polling)
 	cr_assert_eq(atomic_load(&j.drops), 1);
 }
 
+/* nothing else wakes it: the cancel does, and the parked owner drops it */
+Test(tasks, cancel_of_a_pending_task_wakes_it_to_be_dropped)
+{
+	static struct runner r;
+	static struct job j;
+	struct lfr_task *h;
+
+	runner_start(&r);
+	cr_assert_eq(lfr_executor_spawn_handle(r.ex, job_poll, job_drop, &j,
+					       &h), 0);
+	cr_assert(WAIT_FOR(atomic_load(&j.has_kept), 10000));
+	sleep_ms(20); /* the owner parks; not required */
+	cr_assert_eq(lfr_task_cancel(h), 0);
+	cr_assert_eq(lfr_task_join(h), -ECANCELED, "a hang: no wake");
+	cr_assert_eq(atomic_load(&j.drops), 1);
+	cr_assert_eq(atomic_load(&j.polls), 1, "dropped, not polled");
+	runner_end(&r);
+	job_release_waker(&j);
+}
+
+/* a task that cancels itself in its poll: the drop waits for the poll */
+struct self_cancel {
+	struct lfr_task *handle;
+	int polls;
+	int drops_seen_in_poll;
+	atomic_int drops;
+};
+
+static enum lfr_poll self_cancel_poll(void *state, const struct lfr_waker *w)
+{
+	struct self_cancel *sc = state;
+
+	(void)w;
+	sc->polls++;
+	cr_assert_eq(lfr_task_cancel(sc->handle), 0);
+	sc->drops_seen_in_poll += atomic_load(&sc->drops);
+	return LFR_PENDING;
+}
+
+static void self_cancel_drop(void *state)
+{
+	atomic_fetch_add(&((struct self_cancel *)state)->drops, 1);
+}
+
+static struct self_cancel the_self_cancel;
+
+static enum lfr_poll spawn_self_cancel_poll(void *state,
+					    const struct lfr_waker *w)
+{
+	struct lfr_executor *ex = state;
+	struct self_cancel *sc = &the_self_cancel;
+
+	if (!sc->handle) {
+		cr_assert_eq(lfr_executor_spawn_handle(ex, self_cancel_poll,
+						       self_cancel_drop, sc,
+						       &sc->handle), 0);
+		lfr_waker_wake_by_ref(w);
+		return LFR_PENDING;
+	}
+	if (!atomic_load(&sc->drops)) {
+		lfr_waker_wake_by_ref(w); /* yield until it is dropped */
+		return LFR_PENDING;
+	}
+	return LFR_READY;
+}
+
+Test(tasks, a_task_cancelled_during_its_poll_is_dropped_after_it)
+{
+	struct lfr_executor *ex;
+	struct self_cancel *sc = &the_self_cancel;
+
+	cr_assert_eq(lfr_executor_new(&ex), 0);
+	cr_assert_eq(lfr_executor_block_on(ex, spawn_self_cancel_poll, ex), 0);
+	cr_assert_eq(sc->polls, 1);
+	cr_assert_eq(sc->drops_seen_in_poll, 0, "never dropped mid-poll");
+	cr_assert_eq(atomic_load(&sc->drops), 1);
+	cr_assert_eq(lfr_task_join(sc->handle), -ECANCELED);
+	lfr_executor_free(ex);
+	cr_assert_eq(atomic_load(&sc->drops), 1);
+}
+
 struct race {
 	struct job *job;
 	pthread_barrier_t *go;

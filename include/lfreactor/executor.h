@@ -150,7 +150,10 @@ LFR_EXTERN int lfr_executor_spawn(struct lfr_executor *ex, lfr_poll_fn poll,
 /*
  * lfr_executor_spawn_handle - lfr_executor_spawn, and a handle to the
  * task in *out, to join, cancel or detach it (see "Task handles" above).
- * The handle must be ended (join or detach) or its memory leaks.
+ * The handle must be ended (join or detach) or its memory leaks.  *out is
+ * stored before the call returns, after the task was queued: the task may
+ * have run, even finished, by then (on the owner thread), so it must not
+ * read *out itself unless the spawner is its own owner thread.
  * Returns 0 and stores the handle in *out, or -EINVAL (ex, poll or out
  * NULL), -ENOMEM, -ESHUTDOWN; on failure nothing was taken and *out is
  * untouched.
