@@ -444,6 +444,11 @@ int lfr_executor_block_on(struct lfr_executor *ex, lfr_poll_fn poll,
 	return ret;
 }
 
+/* stop and ref are documented async-signal-safe: lock-free atomics only */
+_Static_assert(ATOMIC_BOOL_LOCK_FREE == 2 && ATOMIC_INT_LOCK_FREE == 2 &&
+		       ATOMIC_LONG_LOCK_FREE == 2,
+	       "lfr_executor_stop needs lock-free atomics");
+
 int lfr_executor_stop(struct lfr_executor *ex)
 {
 	int saved_errno = errno;
