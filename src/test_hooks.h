@@ -36,6 +36,9 @@ struct lfr__test_hooks {
 	void (*dispatch_found)(void *arg, lfr_id id);
 	/* dispatch: no waker stored, readiness not yet recorded (read-side) */
 	void (*dispatch_no_waker)(void *arg, lfr_id id);
+	/* executor spawn: the task's executor reference taken, nothing else
+	 * of the executor read yet */
+	void (*spawn_entered)(void *arg);
 	/* the next fail_alloc_after allocations succeed, then one fails;
 	 * negative: never fail */
 	long fail_alloc_after;
