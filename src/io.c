@@ -8,6 +8,9 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
@@ -100,55 +103,6 @@ static void fd_released(void)
 	pthread_mutex_unlock(&waiting_lock);
 }
 
-/* ---- sleep ---------------------------------------------------------------- */
-
-struct lfr_sleep {
-	struct lfr_reactor *reactor;
-	int fd;
-	lfr_id id;
-	bool done;
-};
-
-int lfr_sleep_new(struct lfr_reactor *reactor, uint64_t ms,
-		  struct lfr_sleep **out)
-{
-	struct itimerspec when = { { 0, 0 }, { 0, 0 } };
-	struct lfr_sleep *s;
-	int ret;
-
-	if (!reactor || !out)
-		return -EINVAL;
-	s = lfr__alloc(0, sizeof(*s));
-	if (!s)
-		return -ENOMEM;
-	s->reactor = reactor;
-	s->done = false;
-	s->fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (s->fd < 0) {
-		ret = -errno;
-		free(s);
-		return ret;
-	}
-	/* 0 would disarm the timer: a zero sleep fires after 1 ns */
-	when.it_value.tv_sec = (time_t)(ms / 1000);
-	when.it_value.tv_nsec = (long)(ms % 1000) * 1000000L;
-	if (ms == 0)
-		when.it_value.tv_nsec = 1;
-	s->id = lfr_reactor_next_id(reactor);
-	ret = lfr_reactor_register(reactor, s->fd, LFR_READABLE, s->id);
-	if (ret == 0 && timerfd_settime(s->fd, 0, &when, NULL) < 0) {
-		ret = -errno;
-		lfr_reactor_deregister(reactor, s->fd, s->id);
-	}
-	if (ret) {
-		close(s->fd);
-		free(s);
-		return ret;
-	}
-	*out = s;
-	return 0;
-}
-
 /* The edge-triggered pattern every leaf future follows: try; if it would
  * block, store the waker, then try once more (readiness may have come in
  * between).  try returns 1 when done, 0 when it would block. */
@@ -168,37 +122,154 @@ static enum lfr_poll poll_io(struct lfr_reactor *r, lfr_id id,
 	return try(ctx) ? LFR_READY : LFR_PENDING;
 }
 
-static int expired(void *ctx)
-{
-	struct lfr_sleep *s = ctx;
-	uint64_t n;
+/* ---- any-fd readiness ------------------------------------------------------ */
 
-	if (!s->done && read(s->fd, &n, sizeof(n)) == sizeof(n))
-		s->done = true;
-	return s->done;
+#define INTEREST_BITS ((unsigned)(LFR_READABLE | LFR_WRITABLE))
+
+struct lfr_fd_watch {
+	struct lfr_reactor *reactor;
+	int fd;
+	lfr_id id;         /* 0: not registered (a set_interest failed) */
+	unsigned interest;
+	int lost;          /* why id is 0 */
+};
+
+static bool interest_ok(unsigned interest)
+{
+	return interest && !(interest & ~INTEREST_BITS);
 }
 
-enum lfr_poll lfr_sleep_poll(struct lfr_sleep *s, const struct lfr_waker *waker,
-			     int *err)
+int lfr_fd_watch_new(struct lfr_reactor *reactor, int fd, unsigned interest,
+		     struct lfr_fd_watch **out)
 {
-	if (!err) /* no way to report a failure: never wait (see io.h) */
+	struct lfr_fd_watch *w;
+	int ret;
+
+	if (!reactor || !out || !interest_ok(interest))
+		return -EINVAL;
+	w = lfr__alloc(0, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	*w = (struct lfr_fd_watch){ .reactor = reactor, .fd = fd,
+				    .interest = interest };
+	w->id = lfr_reactor_next_id(reactor);
+	ret = lfr_reactor_register(reactor, fd, interest, w->id);
+	if (ret) {
+		free(w);
+		return ret;
+	}
+	*out = w;
+	return 0;
+}
+
+struct watch_try {
+	struct lfr_fd_watch *w;
+	int *result;
+};
+
+/* level-triggered: the fd's state now, whatever the events were */
+static int try_watch(void *ctx)
+{
+	struct watch_try *t = ctx;
+	unsigned interest = t->w->interest, bits = 0;
+	struct pollfd p = { .fd = t->w->fd };
+	int n;
+
+	if (interest & LFR_READABLE)
+		p.events |= POLLIN | POLLRDHUP;
+	if (interest & LFR_WRITABLE)
+		p.events |= POLLOUT;
+	do
+		n = poll(&p, 1, 0);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		*t->result = -errno;
+		return 1;
+	}
+	if (p.revents & POLLNVAL) {
+		*t->result = -EBADF;
+		return 1;
+	}
+	if (p.revents & POLLIN)
+		bits |= LFR_READABLE;
+	if (p.revents & POLLOUT)
+		bits |= LFR_WRITABLE;
+	if (p.revents & POLLERR)
+		bits |= LFR_FD_ERROR;
+	if (p.revents & (POLLHUP | POLLRDHUP))
+		bits |= LFR_FD_HANGUP;
+	*t->result = (int)bits;
+	return bits != 0;
+}
+
+enum lfr_poll lfr_fd_watch_poll(struct lfr_fd_watch *w,
+				const struct lfr_waker *waker, int *result)
+{
+	struct watch_try t = { w, result };
+	enum lfr_poll p;
+	int err = 0;
+
+	if (!result) /* nowhere to put it: do nothing (see io.h) */
 		return LFR_READY;
-	*err = 0;
-	if (!s) {
-		*err = -EINVAL;
+	*result = 0;
+	if (!w) {
+		*result = -EINVAL;
 		return LFR_READY;
 	}
-	return poll_io(s->reactor, s->id, waker, expired, s, err);
+	if (!w->id) {
+		*result = w->lost;
+		return LFR_READY;
+	}
+	p = poll_io(w->reactor, w->id, waker, try_watch, &t, &err);
+	if (err)
+		*result = err;
+	return p;
 }
 
-void lfr_sleep_free(struct lfr_sleep *s)
+int lfr_fd_watch_set_interest(struct lfr_fd_watch *w, unsigned interest)
 {
-	if (!s)
+	unsigned old;
+	lfr_id id;
+	int ret, back;
+
+	if (!w || !interest_ok(interest))
+		return -EINVAL;
+	if (w->id && interest == w->interest)
+		return 0;
+	old = w->interest;
+	if (w->id) {
+		ret = lfr_reactor_deregister(w->reactor, w->fd, w->id);
+		if (ret && ret != -EBADF)
+			return ret; /* still registered as it was */
+		w->id = 0;
+		w->lost = ret ? ret : -EBADF;
+		if (ret) /* fd was closed: nothing to register again */
+			return ret;
+	}
+	/* a new id: an event in flight for the old one reaches nobody */
+	id = lfr_reactor_next_id(w->reactor);
+	ret = lfr_reactor_register(w->reactor, w->fd, interest, id);
+	if (ret == 0) {
+		w->id = id;
+		w->interest = interest;
+		return 0;
+	}
+	id = lfr_reactor_next_id(w->reactor);
+	back = lfr_reactor_register(w->reactor, w->fd, old, id);
+	if (back == 0)
+		w->id = id;
+	else
+		w->lost = ret;
+	return ret;
+}
+
+void lfr_fd_watch_free(struct lfr_fd_watch *w)
+{
+	if (!w)
 		return;
-	lfr_reactor_deregister(s->reactor, s->fd, s->id);
-	close(s->fd);
-	free(s);
-	fd_released();
+	if (w->id)
+		lfr_reactor_deregister(w->reactor, w->fd, w->id);
+	free(w);
 }
 
 /* ---- TCP ---------------------------------------------------------------- */
@@ -210,28 +281,35 @@ struct lfr_tcp {
 	struct listener *listen; /* listeners only */
 };
 
-/* takes fd: on failure it is closed */
-static int tcp_wrap(struct lfr_reactor *r, int fd, struct lfr_tcp **out)
+/* on failure fd is left as it was: the caller closes it or keeps it */
+static int tcp_wrap_keep(struct lfr_reactor *r, int fd, struct lfr_tcp **out)
 {
 	struct lfr_tcp *s = lfr__alloc(0, sizeof(*s));
 	int ret;
 
-	if (!s) {
-		close(fd);
+	if (!s)
 		return -ENOMEM;
-	}
 	s->reactor = r;
 	s->fd = fd;
 	s->listen = NULL;
 	s->id = lfr_reactor_next_id(r);
 	ret = lfr_reactor_register(r, fd, LFR_READABLE | LFR_WRITABLE, s->id);
 	if (ret) {
-		close(fd);
 		free(s);
 		return ret;
 	}
 	*out = s;
 	return 0;
+}
+
+/* takes fd: on failure it is closed */
+static int tcp_wrap(struct lfr_reactor *r, int fd, struct lfr_tcp **out)
+{
+	int ret = tcp_wrap_keep(r, fd, out);
+
+	if (ret)
+		close(fd);
+	return ret;
 }
 
 int lfr_tcp_connect(struct lfr_reactor *reactor, const struct sockaddr *addr,
@@ -330,35 +408,140 @@ static void listener_free(struct lfr_reactor *r, struct listener *l)
 	free(l);
 }
 
-int lfr_tcp_listen(struct lfr_reactor *reactor, const struct sockaddr *addr,
-		   socklen_t len, int backlog, struct lfr_tcp **out)
+void lfr_listen_opts_init(struct lfr_listen_opts *opts)
+{
+	if (!opts)
+		return;
+	memset(opts, 0, sizeof(*opts));
+	opts->size = sizeof(*opts);
+	opts->backlog = SOMAXCONN;
+}
+
+/* the fields of the first struct lfr_listen_opts */
+#define LISTEN_OPTS_V1_SIZE                                                  \
+	(offsetof(struct lfr_listen_opts, flags) + sizeof(unsigned))
+#define LISTEN_FLAGS (LFR_LISTEN_REUSEPORT | LFR_LISTEN_NO_REUSEADDR)
+
+/* the caller's options, checked, into *o */
+static int listen_opts(const struct lfr_listen_opts *in,
+		       struct lfr_listen_opts *o)
+{
+	lfr_listen_opts_init(o);
+	if (!in)
+		return 0;
+	if (in->size < LISTEN_OPTS_V1_SIZE)
+		return -EINVAL;
+	if (in->size > sizeof(*o)) { /* a newer caller: what we do not know
+				       * must be unused */
+		const unsigned char *tail = (const unsigned char *)in + sizeof(*o);
+		size_t i;
+
+		for (i = 0; i < in->size - sizeof(*o); i++)
+			if (tail[i])
+				return -E2BIG;
+	}
+	if (in->backlog < 0 || (in->flags & ~(unsigned)LISTEN_FLAGS))
+		return -EINVAL;
+	if (in->backlog)
+		o->backlog = in->backlog;
+	o->flags = in->flags;
+	return 0;
+}
+
+/* a listening socket on fd: its back-off timer, then the registration;
+ * on failure fd is left as it was */
+static int listener_wrap(struct lfr_reactor *r, int fd, struct lfr_tcp **out)
 {
 	struct listener *l = NULL;
+	int ret = listener_new(r, &l);
+
+	if (ret)
+		return ret;
+	ret = tcp_wrap_keep(r, fd, out);
+	if (ret) {
+		listener_free(r, l);
+		return ret;
+	}
+	(*out)->listen = l;
+	return 0;
+}
+
+/* a socket for addr with flags' options, bound, listening with backlog
+ * (as listen(2) takes it), registered */
+static int listen_on(struct lfr_reactor *reactor, const struct sockaddr *addr,
+		     socklen_t len, int backlog, unsigned flags,
+		     struct lfr_tcp **out)
+{
 	int fd, one = 1, ret;
 
-	if (!reactor || !addr || !out)
-		return -EINVAL;
 	fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	if ((!(flags & LFR_LISTEN_NO_REUSEADDR) &&
+	     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0) ||
+	    ((flags & LFR_LISTEN_REUSEPORT) &&
+	     setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) ||
 	    bind(fd, addr, len) < 0 || listen(fd, backlog) < 0) {
 		ret = -errno;
 		close(fd);
 		return ret;
 	}
-	ret = listener_new(reactor, &l);
-	if (ret) {
+	ret = listener_wrap(reactor, fd, out);
+	if (ret)
 		close(fd);
+	return ret;
+}
+
+int lfr_tcp_listen_opts(struct lfr_reactor *reactor,
+			const struct sockaddr *addr, socklen_t len,
+			const struct lfr_listen_opts *opts,
+			struct lfr_tcp **out)
+{
+	struct lfr_listen_opts o;
+	int ret;
+
+	if (!reactor || !addr || !out)
+		return -EINVAL;
+	ret = listen_opts(opts, &o);
+	if (ret)
 		return ret;
-	}
-	ret = tcp_wrap(reactor, fd, out);
-	if (ret) {
-		listener_free(reactor, l);
-		return ret;
-	}
-	(*out)->listen = l;
-	return 0;
+	return listen_on(reactor, addr, len, o.backlog, o.flags, out);
+}
+
+int lfr_tcp_listen(struct lfr_reactor *reactor, const struct sockaddr *addr,
+		   socklen_t len, int backlog, struct lfr_tcp **out)
+{
+	if (!reactor || !addr || !out)
+		return -EINVAL;
+	return listen_on(reactor, addr, len, backlog, 0, out);
+}
+
+int lfr_tcp_from_fd(struct lfr_reactor *reactor, int fd, struct lfr_tcp **out)
+{
+	int type, accepting, flags, ret;
+	socklen_t len = sizeof(type);
+
+	if (!reactor || !out)
+		return -EINVAL;
+	if (fd < 0)
+		return -EBADF;
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
+		return -errno;
+	if (type != SOCK_STREAM)
+		return -EINVAL;
+	len = sizeof(accepting);
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &len) < 0)
+		return -errno;
+	flags = fcntl(fd, F_GETFL);
+	if (flags < 0)
+		return -errno;
+	if (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+		return -errno;
+	ret = accepting ? listener_wrap(reactor, fd, out)
+			: tcp_wrap_keep(reactor, fd, out);
+	if (ret && !(flags & O_NONBLOCK))
+		fcntl(fd, F_SETFL, flags); /* the caller's again, as it was */
+	return ret;
 }
 
 struct accept_try {
@@ -532,6 +715,14 @@ int lfr_tcp_local_port(struct lfr_tcp *s)
 	if (a.ss_family == AF_INET6)
 		return ntohs(((struct sockaddr_in6 *)&a)->sin6_port);
 	return -EAFNOSUPPORT;
+}
+
+int lfr_tcp_local_addr(struct lfr_tcp *s, struct sockaddr *addr,
+		       socklen_t *len)
+{
+	if (!s || !addr || !len)
+		return -EINVAL;
+	return getsockname(s->fd, addr, len) < 0 ? -errno : 0;
 }
 
 int lfr_tcp_fd(struct lfr_tcp *s)

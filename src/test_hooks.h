@@ -24,6 +24,7 @@ enum lfr__sys {
 	LFR__SYS_EVENTFD,
 	LFR__SYS_EPOLL_CTL,
 	LFR__SYS_PTHREAD_CREATE,
+	LFR__SYS_TIMERFD_SETTIME,
 	LFR__SYS_COUNT
 };
 
@@ -50,6 +51,8 @@ struct lfr__test_hooks {
 
 extern struct lfr__test_hooks lfr__hooks;
 extern atomic_ulong lfr__allocations;
+/* timerfd_settime calls made through lfr__timerfd_settime */
+extern atomic_ulong lfr__timerfd_settimes;
 
 #define LFR__HOOK(name, ...)                                                 \
 	do {                                                                 \
@@ -75,6 +78,8 @@ int lfr__injected(enum lfr__sys s);
 int lfr__epoll_create1(int flags);
 int lfr__eventfd(unsigned initval, int flags);
 int lfr__epoll_ctl(int epfd, int op, int fd, struct epoll_event *event);
+struct itimerspec;
+int lfr__timerfd_settime(int fd, int flags, const struct itimerspec *value);
 int lfr__pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 			void *(*fn)(void *), void *arg);
 
