@@ -13,7 +13,6 @@
 #include <string.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <lfreactor.h>
@@ -22,8 +21,9 @@
 
 /* ---- listeners that wait for an fd (see lfr_tcp_accept_poll) ------------
  *
- * A listener that ran out of fds backs off on a timer of its own (made
- * when it started listening: there may be no fd to make one later).  Each
+ * A listener that ran out of fds backs off on a timer of its own, one of
+ * the reactor's timer structure (lfreactor/timer.h), made when it started
+ * listening: there may be no fd for the structure's timerfd later.  Each
  * listener backing off is also on this process-wide list, and every fd
  * this library closes fires the timers of the listeners on it, so that
  * they try again at once instead of when their delay runs out.  The
@@ -35,10 +35,9 @@
 enum { BACKOFF_MIN_MS = 1, BACKOFF_MAX_MS = 100 };
 
 struct listener {
-	int timer_fd;
-	lfr_id timer_id;
+	struct lfr_timer *timer;
 	unsigned backoff_ms; /* the delay of the last failure; 0 after a success */
-	int backoff_err;     /* the task's: accept waits for timer_fd, for this */
+	int backoff_err;     /* the task's: accept waits for timer, for this */
 	/* under waiting_lock */
 	bool listed;
 	struct listener *prev, *next;
@@ -88,7 +87,6 @@ static void unlist_waiting(struct listener *l)
 /* an fd was closed: every listener waiting for one tries again now */
 static void fd_released(void)
 {
-	static const struct itimerspec now = { { 0, 0 }, { 0, 1 } };
 	struct listener *l;
 
 	atomic_thread_fence(memory_order_seq_cst); /* the close before the load */
@@ -97,8 +95,9 @@ static void fd_released(void)
 	pthread_mutex_lock(&waiting_lock);
 	while ((l = waiting)) {
 		unlist_locked(l);
-		/* a listener unlists itself before it closes timer_fd */
-		timerfd_settime(l->timer_fd, 0, &now, NULL);
+		/* a listener unlists itself before it frees its timer.
+		 * Due now: the task waiting on it is woken (no system call) */
+		lfr_timer_arm(l->timer, 0, 0);
 	}
 	pthread_mutex_unlock(&waiting_lock);
 }
@@ -372,7 +371,7 @@ enum lfr_poll lfr_tcp_connect_poll(struct lfr_tcp *s,
 	return poll_io(s->reactor, s->id, waker, try_connect, &c, err);
 }
 
-/* the listener's back-off timer, registered under an id of its own */
+/* the listener and its back-off timer */
 static int listener_new(struct lfr_reactor *r, struct listener **out)
 {
 	struct listener *l = lfr__alloc(0, sizeof(*l));
@@ -380,17 +379,9 @@ static int listener_new(struct lfr_reactor *r, struct listener **out)
 
 	if (!l)
 		return -ENOMEM;
-	*l = (struct listener){ .timer_fd = -1 };
-	l->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (l->timer_fd < 0) {
-		ret = -errno;
-		free(l);
-		return ret;
-	}
-	l->timer_id = lfr_reactor_next_id(r);
-	ret = lfr_reactor_register(r, l->timer_fd, LFR_READABLE, l->timer_id);
+	*l = (struct listener){ .timer = NULL };
+	ret = lfr_timer_new(r, &l->timer);
 	if (ret) {
-		close(l->timer_fd);
 		free(l);
 		return ret;
 	}
@@ -398,13 +389,12 @@ static int listener_new(struct lfr_reactor *r, struct listener **out)
 	return 0;
 }
 
-static void listener_free(struct lfr_reactor *r, struct listener *l)
+static void listener_free(struct listener *l)
 {
 	if (!l)
 		return;
-	unlist_waiting(l); /* before timer_fd closes: see fd_released */
-	lfr_reactor_deregister(r, l->timer_fd, l->timer_id);
-	close(l->timer_fd);
+	unlist_waiting(l); /* before the timer goes: see fd_released */
+	lfr_timer_free(l->timer);
 	free(l);
 }
 
@@ -459,7 +449,7 @@ static int listener_wrap(struct lfr_reactor *r, int fd, struct lfr_tcp **out)
 		return ret;
 	ret = tcp_wrap_keep(r, fd, out);
 	if (ret) {
-		listener_free(r, l);
+		listener_free(l);
 		return ret;
 	}
 	(*out)->listen = l;
@@ -565,17 +555,6 @@ static int try_accept(void *ctx)
 	return 1;
 }
 
-static int timer_fired(void *ctx)
-{
-	struct listener *l = ctx;
-	uint64_t n;
-
-	if (read(l->timer_fd, &n, sizeof(n)) == sizeof(n))
-		return 1;
-	/* anything but "not yet" ends the wait rather than prolong it */
-	return errno != EAGAIN && errno != EINTR;
-}
-
 /* accept failed for want of fds or memory: nothing to gain from trying
  * again before one is released */
 static bool out_of_resources(int err)
@@ -584,26 +563,25 @@ static bool out_of_resources(int err)
 	       err == -ENOMEM || err == -ENOSPC;
 }
 
-static void start_backoff(struct lfr_reactor *r, struct listener *l,
-			  const struct lfr_waker *waker, int err)
+static void start_backoff(struct listener *l, const struct lfr_waker *waker,
+			  int err)
 {
-	struct itimerspec when = { { 0, 0 }, { 0, 0 } };
 	unsigned ms = l->backoff_ms ? 2 * l->backoff_ms : BACKOFF_MIN_MS;
+	int ignored;
 
 	if (ms > BACKOFF_MAX_MS)
 		ms = BACKOFF_MAX_MS;
-	when.it_value.tv_sec = ms / 1000;
-	when.it_value.tv_nsec = (long)(ms % 1000) * 1000000L;
-	/* cannot fail on our own timerfd; if it did, no back-off: a timer
-	 * that never fires would stop the listener for good */
-	if (timerfd_settime(l->timer_fd, 0, &when, NULL) < 0)
+	/* fails only if the timerfd was closed behind the reactor's back;
+	 * then no back-off: a timer that never fires would stop the
+	 * listener for good */
+	if (lfr_timer_arm(l->timer, (uint64_t)ms * 1000000u, 0))
 		return;
 	l->backoff_ms = ms;
 	l->backoff_err = err;
 	/* the task is woken when it is time to try again even if it returns
-	 * LFR_PENDING now without polling again; if the reactor refuses, the
-	 * next poll reports it */
-	lfr_reactor_set_waker(r, waker, l->timer_id);
+	 * LFR_PENDING now without polling again; if the timer cannot keep
+	 * the waker, the next poll reports it */
+	lfr_timer_poll(l->timer, waker, &ignored);
 	list_waiting(l);
 }
 
@@ -623,8 +601,7 @@ enum lfr_poll lfr_tcp_accept_poll(struct lfr_tcp *listener,
 		return LFR_READY;
 	l = listener->listen;
 	if (l && l->backoff_err) {
-		p = poll_io(listener->reactor, l->timer_id, waker, timer_fired,
-			    l, err);
+		p = lfr_timer_poll(l->timer, waker, err);
 		if (p == LFR_PENDING) {
 			*err = l->backoff_err; /* still waiting for an fd */
 			return p;
@@ -637,7 +614,7 @@ enum lfr_poll lfr_tcp_accept_poll(struct lfr_tcp *listener,
 	p = poll_io(listener->reactor, listener->id, waker, try_accept, &a, err);
 	if (l && p == LFR_READY) {
 		if (out_of_resources(*err))
-			start_backoff(listener->reactor, l, waker, *err);
+			start_backoff(l, waker, *err);
 		else if (!*err)
 			l->backoff_ms = 0;
 	}
@@ -734,7 +711,7 @@ void lfr_tcp_close(struct lfr_tcp *s)
 {
 	if (!s)
 		return;
-	listener_free(s->reactor, s->listen);
+	listener_free(s->listen);
 	lfr_reactor_deregister(s->reactor, s->fd, s->id);
 	close(s->fd);
 	free(s);

@@ -719,7 +719,10 @@ Test(io, a_listener_backing_off_can_be_closed_and_reports_a_shutdown)
 	exhaust_fds(&hog);
 	lfr_tcp_accept_poll(l1, &w, &c, &err1);
 	lfr_tcp_accept_poll(l2, &w, &c, &err2);
-	sleep_ms(10); /* both timers (1 ms) fired; both still wait for an fd */
+	sleep_ms(10); /* both timers (1 ms) fired: each woke its task once */
+	/* l2's task polls as woken: it tries, fails and backs off again,
+	 * its waker kept by its timer (2 ms) */
+	lfr_tcp_accept_poll(l2, &w, &c, &err2);
 	wakes = cw_wakes(&cw);
 	/* l1 leaves the list before it is freed; the fds its close frees wake
 	 * l2 (ASan: the release does not touch l1) */

@@ -5,9 +5,11 @@
  * A leaf future is polled from a task's poll function with the task's
  * waker: it returns LFR_READY when done, or LFR_PENDING after handing the
  * waker to the reactor (lfr_reactor_set_waker), which wakes the task when
- * the underlying fd becomes ready.  Each owns one fd registered with the
- * reactor (a listener two: see lfr_tcp_listen); many of them mean many
- * fds, never more threads.
+ * the underlying fd becomes ready.  A socket owns one fd registered with
+ * the reactor (a listener also a timer: see lfr_tcp_listen); an fd watch registers
+ * the caller's fd; a sleep is a timer of the reactor's timer structure
+ * (lfreactor/timer.h) and owns none.  Many of them never mean more
+ * threads.
  *
  * Out-pointers.  The err, result and out arguments of the *_poll
  * functions are required.  A poll function given a NULL one does nothing
@@ -194,11 +196,14 @@ LFR_EXTERN enum lfr_poll lfr_tcp_connect_poll(struct lfr_tcp *s,
 
 /* a listening socket on addr (SO_REUSEADDR; backlog as listen(2) takes
  * it; for SO_REUSEPORT and other options see lfr_tcp_listen_opts); port 0
- * picks one, see lfr_tcp_local_port.  A listener holds two fds: the socket and the timer
- * (a timerfd, registered with reactor) that lfr_tcp_accept_poll backs off
- * on, made now because there may be no fd to make it when it is needed.
- * Returns 0 or a negative errno (-EMFILE/-ENFILE when either fd cannot
- * be had); nothing is left behind on failure. */
+ * picks one, see lfr_tcp_local_port.  A listener holds one fd, the
+ * socket, and a timer of the reactor's timer structure (lfreactor/
+ * timer.h) that lfr_tcp_accept_poll backs off on, made now because there
+ * may be no fd for the structure's timerfd when it is needed (the first
+ * timer of a reactor makes it).
+ * Returns 0 or a negative errno (-EMFILE/-ENFILE when the socket, or the
+ * reactor's timerfd, cannot be had; -ESHUTDOWN); nothing is left behind
+ * on failure. */
 LFR_EXTERN int lfr_tcp_listen(struct lfr_reactor *reactor,
 			      const struct sockaddr *addr, socklen_t len,
 			      int backlog, struct lfr_tcp **out);
@@ -244,7 +249,7 @@ LFR_EXTERN void lfr_listen_opts_init(struct lfr_listen_opts *opts);
  *           SO_REUSEPORT, or of another user; for AF_UNIX, the path
  *           exists)
  *  and the errors of socket(), setsockopt(), bind(), listen() and
- *  lfr_reactor_register (-EMFILE/-ENFILE: a listener holds two fds, see
+ *  lfr_reactor_register, and lfr_timer_new's for the back-off timer (see
  *  lfr_tcp_listen).
  * Threads: any.  Blocks: no.
  */
@@ -258,7 +263,7 @@ LFR_EXTERN int lfr_tcp_listen_opts(struct lfr_reactor *reactor,
  * listening (AF_INET, AF_INET6 or AF_UNIX; made by the application, say,
  * with options of its own, or inherited), and register it with reactor.
  * A listening socket (SO_ACCEPTCONN) becomes a listener: it gets the
- * back-off timer of lfr_tcp_listen (a second fd) and works with
+ * back-off timer of lfr_tcp_listen (no fd) and works with
  * lfr_tcp_accept_poll.  The socket is made non-blocking; FD_CLOEXEC is
  * left as it is.
  * Ownership: on success the struct lfr_tcp owns fd -- lfr_tcp_close
@@ -268,7 +273,8 @@ LFR_EXTERN int lfr_tcp_listen_opts(struct lfr_reactor *reactor,
  *  -EINVAL  reactor or out NULL; fd not a stream socket (SOCK_DGRAM,
  *           SOCK_SEQPACKET, ...)
  *  -EBADF   fd negative or not open;  -ENOTSOCK  fd is not a socket
- *  -ENOMEM, -EMFILE/-ENFILE (a listener's timer), and what
+ *  -ENOMEM, -EMFILE/-ENFILE (a listener's timer: the reactor's timerfd
+ *  if it has none yet), and what
  *  lfr_reactor_register returns (-EEXIST: fd is registered already).
  * Threads: any.  Blocks: no.
  */
@@ -359,7 +365,7 @@ LFR_EXTERN int lfr_tcp_local_addr(struct lfr_tcp *s, struct sockaddr *addr,
 				  socklen_t *len);
 /* the socket's fd, for options; it stays the library's: do not close it */
 LFR_EXTERN int lfr_tcp_fd(struct lfr_tcp *s);
-/* deregisters and closes (a listener: its timer too); the fd it frees
+/* deregisters and closes (a listener: frees its timer too); the fd it frees
  * ends the back-off of every listener waiting for one.  NULL is a no-op */
 LFR_EXTERN void lfr_tcp_close(struct lfr_tcp *s);
 
