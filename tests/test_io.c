@@ -1126,6 +1126,22 @@ Test(io, from_fd_refuses_what_is_no_stream_socket_and_leaves_it_as_it_was)
 	cr_assert_eq(lfr_tcp_from_fd(r, udp, NULL), -EINVAL);
 	cr_assert_null(s);
 	cr_assert_eq(fcntl(p[0], F_GETFD), FD_CLOEXEC, "still open: the caller's");
+	/* a failure after the socket was made non-blocking undoes that */
+	{
+		struct lfr_fd_watch *w;
+		int sv[2];
+
+		cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+					sv), 0);
+		cr_assert_eq(lfr_fd_watch_new(r, sv[0], LFR_READABLE, &w), 0);
+		flags = fcntl(sv[0], F_GETFL);
+		cr_assert_eq(flags & O_NONBLOCK, 0);
+		cr_assert_eq(lfr_tcp_from_fd(r, sv[0], &s), -EEXIST);
+		cr_assert_eq(fcntl(sv[0], F_GETFL), flags, "blocking again");
+		lfr_fd_watch_free(w);
+		close(sv[0]);
+		close(sv[1]);
+	}
 	close(p[0]);
 	close(p[1]);
 	close(udp);
@@ -1188,4 +1204,28 @@ Test(io, local_addr_of_an_ipv4_listener_names_its_port)
 		     -EINVAL);
 	lfr_tcp_close(l);
 	lfr_reactor_free(r);
+}
+
+Test(io, a_listener_holds_one_fd_its_back_off_timer_none)
+{
+	struct sockaddr_in any = loopback(0);
+	struct lfr_reactor *r;
+	struct lfr_tcp *l1, *l2;
+	int fds, before = count_dir("/proc/self/fd");
+
+	cr_assert_eq(lfr_reactor_new(NULL, &r), 0);
+	fds = count_dir("/proc/self/fd");
+	cr_assert_eq(lfr_tcp_listen(r, (struct sockaddr *)&any, sizeof(any), 4,
+				    &l1), 0);
+	/* the first: its socket and the reactor's timerfd */
+	cr_assert_eq(count_dir("/proc/self/fd"), fds + 2);
+	cr_assert_eq(lfr_tcp_listen(r, (struct sockaddr *)&any, sizeof(any), 4,
+				    &l2), 0);
+	cr_assert_eq(count_dir("/proc/self/fd"), fds + 3, "one fd more");
+	lfr_tcp_close(l2);
+	lfr_tcp_close(l1);
+	cr_assert_eq(count_dir("/proc/self/fd"), fds + 1, "the timerfd stays");
+	lfr_reactor_free(r);
+	cr_assert_eq(count_dir("/proc/self/fd"), before,
+		     "the timerfd closed with the reactor");
 }

@@ -233,7 +233,8 @@ struct lfr_listen_opts {
 
 /*
  * lfr_listen_opts_init - the defaults: backlog SOMAXCONN, SO_REUSEADDR on,
- * SO_REUSEPORT off; size set.  NULL is a no-op.  Threads: any.
+ * SO_REUSEPORT off; size set.  NULL is a no-op.  Threads: any.  Blocks:
+ * no.
  */
 LFR_EXTERN void lfr_listen_opts_init(struct lfr_listen_opts *opts);
 
