@@ -571,3 +571,30 @@ Test(timer, a_thousand_sleeps_run_under_an_fd_limit_of_a_few)
 		     "exit %d (2: a sleep could not be made)",
 		     WEXITSTATUS(status));
 }
+
+/* the timerfd could only refuse if it was closed behind the reactor's
+ * back: then the arm fails and leaves the timer disarmed, not armed for a
+ * wake that cannot come */
+Test(timer, an_arm_the_timerfd_refuses_fails_and_leaves_the_timer_disarmed)
+{
+	struct lfr_timer *t, *later;
+	struct lfr_reactor *r;
+
+	cr_assert_eq(lfr_reactor_new(NULL, &r), 0);
+	cr_assert_eq(lfr_timer_new(r, &t), 0);
+	cr_assert_eq(lfr_timer_new(r, &later), 0);
+	lfr__hooks.fail_sys_after[LFR__SYS_TIMERFD_SETTIME] = 0;
+	lfr__hooks.fail_sys_errno[LFR__SYS_TIMERFD_SETTIME] = EBADF;
+	cr_assert_eq(lfr_timer_arm(t, 60000 * MS, 0), -EBADF);
+	cr_assert_eq(lfr_timer_cancel(t), 0, "it was left disarmed");
+	cr_assert(!is_ready(t));
+	lfr__hooks.fail_sys_errno[LFR__SYS_TIMERFD_SETTIME] = 0;
+	/* the next arm sets the timerfd again and works */
+	cr_assert_eq(lfr_timer_arm(t, 60000 * MS, 0), 0);
+	cr_assert_eq(lfr_timer_arm(later, 70000 * MS, 0), 0);
+	cr_assert_eq(lfr_timer_cancel(t), 1);
+	cr_assert_eq(lfr_timer_cancel(later), 1);
+	lfr_timer_free(t);
+	lfr_timer_free(later);
+	lfr_reactor_free(r);
+}
