@@ -11,6 +11,7 @@
 #include <lfreactor/waker.h>
 #include <lfreactor/reactor.h>
 #include <lfreactor/executor.h>
+#include <lfreactor/timer.h>
 #include <lfreactor/io.h>
 
 #endif /* LFREACTOR_H */

@@ -25,6 +25,8 @@ void *lfr__alloc(size_t align, size_t size);
 int lfr__epoll_create1(int flags);
 int lfr__eventfd(unsigned initval, int flags);
 int lfr__epoll_ctl(int epfd, int op, int fd, struct epoll_event *event);
+struct itimerspec;
+int lfr__timerfd_settime(int fd, int flags, const struct itimerspec *value);
 /* an errno value, as pthread_create returns */
 int lfr__pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 			void *(*fn)(void *), void *arg);

@@ -8,9 +8,11 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <lfreactor.h>
@@ -19,8 +21,9 @@
 
 /* ---- listeners that wait for an fd (see lfr_tcp_accept_poll) ------------
  *
- * A listener that ran out of fds backs off on a timer of its own (made
- * when it started listening: there may be no fd to make one later).  Each
+ * A listener that ran out of fds backs off on a timer of its own, one of
+ * the reactor's timer structure (lfreactor/timer.h), made when it started
+ * listening: there may be no fd for the structure's timerfd later.  Each
  * listener backing off is also on this process-wide list, and every fd
  * this library closes fires the timers of the listeners on it, so that
  * they try again at once instead of when their delay runs out.  The
@@ -32,10 +35,9 @@
 enum { BACKOFF_MIN_MS = 1, BACKOFF_MAX_MS = 100 };
 
 struct listener {
-	int timer_fd;
-	lfr_id timer_id;
+	struct lfr_timer *timer;
 	unsigned backoff_ms; /* the delay of the last failure; 0 after a success */
-	int backoff_err;     /* the task's: accept waits for timer_fd, for this */
+	int backoff_err;     /* the task's: accept waits for timer, for this */
 	/* under waiting_lock */
 	bool listed;
 	struct listener *prev, *next;
@@ -85,7 +87,6 @@ static void unlist_waiting(struct listener *l)
 /* an fd was closed: every listener waiting for one tries again now */
 static void fd_released(void)
 {
-	static const struct itimerspec now = { { 0, 0 }, { 0, 1 } };
 	struct listener *l;
 
 	atomic_thread_fence(memory_order_seq_cst); /* the close before the load */
@@ -94,59 +95,11 @@ static void fd_released(void)
 	pthread_mutex_lock(&waiting_lock);
 	while ((l = waiting)) {
 		unlist_locked(l);
-		/* a listener unlists itself before it closes timer_fd */
-		timerfd_settime(l->timer_fd, 0, &now, NULL);
+		/* a listener unlists itself before it frees its timer.
+		 * Due now: the task waiting on it is woken (no system call) */
+		lfr_timer_arm(l->timer, 0, 0);
 	}
 	pthread_mutex_unlock(&waiting_lock);
-}
-
-/* ---- sleep ---------------------------------------------------------------- */
-
-struct lfr_sleep {
-	struct lfr_reactor *reactor;
-	int fd;
-	lfr_id id;
-	bool done;
-};
-
-int lfr_sleep_new(struct lfr_reactor *reactor, uint64_t ms,
-		  struct lfr_sleep **out)
-{
-	struct itimerspec when = { { 0, 0 }, { 0, 0 } };
-	struct lfr_sleep *s;
-	int ret;
-
-	if (!reactor || !out)
-		return -EINVAL;
-	s = lfr__alloc(0, sizeof(*s));
-	if (!s)
-		return -ENOMEM;
-	s->reactor = reactor;
-	s->done = false;
-	s->fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (s->fd < 0) {
-		ret = -errno;
-		free(s);
-		return ret;
-	}
-	/* 0 would disarm the timer: a zero sleep fires after 1 ns */
-	when.it_value.tv_sec = (time_t)(ms / 1000);
-	when.it_value.tv_nsec = (long)(ms % 1000) * 1000000L;
-	if (ms == 0)
-		when.it_value.tv_nsec = 1;
-	s->id = lfr_reactor_next_id(reactor);
-	ret = lfr_reactor_register(reactor, s->fd, LFR_READABLE, s->id);
-	if (ret == 0 && timerfd_settime(s->fd, 0, &when, NULL) < 0) {
-		ret = -errno;
-		lfr_reactor_deregister(reactor, s->fd, s->id);
-	}
-	if (ret) {
-		close(s->fd);
-		free(s);
-		return ret;
-	}
-	*out = s;
-	return 0;
 }
 
 /* The edge-triggered pattern every leaf future follows: try; if it would
@@ -168,37 +121,154 @@ static enum lfr_poll poll_io(struct lfr_reactor *r, lfr_id id,
 	return try(ctx) ? LFR_READY : LFR_PENDING;
 }
 
-static int expired(void *ctx)
-{
-	struct lfr_sleep *s = ctx;
-	uint64_t n;
+/* ---- any-fd readiness ------------------------------------------------------ */
 
-	if (!s->done && read(s->fd, &n, sizeof(n)) == sizeof(n))
-		s->done = true;
-	return s->done;
+#define INTEREST_BITS ((unsigned)(LFR_READABLE | LFR_WRITABLE))
+
+struct lfr_fd_watch {
+	struct lfr_reactor *reactor;
+	int fd;
+	lfr_id id;         /* 0: not registered (a set_interest failed) */
+	unsigned interest;
+	int lost;          /* why id is 0 */
+};
+
+static bool interest_ok(unsigned interest)
+{
+	return interest && !(interest & ~INTEREST_BITS);
 }
 
-enum lfr_poll lfr_sleep_poll(struct lfr_sleep *s, const struct lfr_waker *waker,
-			     int *err)
+int lfr_fd_watch_new(struct lfr_reactor *reactor, int fd, unsigned interest,
+		     struct lfr_fd_watch **out)
 {
-	if (!err) /* no way to report a failure: never wait (see io.h) */
+	struct lfr_fd_watch *w;
+	int ret;
+
+	if (!reactor || !out || !interest_ok(interest))
+		return -EINVAL;
+	w = lfr__alloc(0, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	*w = (struct lfr_fd_watch){ .reactor = reactor, .fd = fd,
+				    .interest = interest };
+	w->id = lfr_reactor_next_id(reactor);
+	ret = lfr_reactor_register(reactor, fd, interest, w->id);
+	if (ret) {
+		free(w);
+		return ret;
+	}
+	*out = w;
+	return 0;
+}
+
+struct watch_try {
+	struct lfr_fd_watch *w;
+	int *result;
+};
+
+/* level-triggered: the fd's state now, whatever the events were */
+static int try_watch(void *ctx)
+{
+	struct watch_try *t = ctx;
+	unsigned interest = t->w->interest, bits = 0;
+	struct pollfd p = { .fd = t->w->fd };
+	int n;
+
+	if (interest & LFR_READABLE)
+		p.events |= POLLIN | POLLRDHUP;
+	if (interest & LFR_WRITABLE)
+		p.events |= POLLOUT;
+	do
+		n = poll(&p, 1, 0);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		*t->result = -errno;
+		return 1;
+	}
+	if (p.revents & POLLNVAL) {
+		*t->result = -EBADF;
+		return 1;
+	}
+	if (p.revents & POLLIN)
+		bits |= LFR_READABLE;
+	if (p.revents & POLLOUT)
+		bits |= LFR_WRITABLE;
+	if (p.revents & POLLERR)
+		bits |= LFR_FD_ERROR;
+	if (p.revents & (POLLHUP | POLLRDHUP))
+		bits |= LFR_FD_HANGUP;
+	*t->result = (int)bits;
+	return bits != 0;
+}
+
+enum lfr_poll lfr_fd_watch_poll(struct lfr_fd_watch *w,
+				const struct lfr_waker *waker, int *result)
+{
+	struct watch_try t = { w, result };
+	enum lfr_poll p;
+	int err = 0;
+
+	if (!result) /* nowhere to put it: do nothing (see io.h) */
 		return LFR_READY;
-	*err = 0;
-	if (!s) {
-		*err = -EINVAL;
+	*result = 0;
+	if (!w) {
+		*result = -EINVAL;
 		return LFR_READY;
 	}
-	return poll_io(s->reactor, s->id, waker, expired, s, err);
+	if (!w->id) {
+		*result = w->lost;
+		return LFR_READY;
+	}
+	p = poll_io(w->reactor, w->id, waker, try_watch, &t, &err);
+	if (err)
+		*result = err;
+	return p;
 }
 
-void lfr_sleep_free(struct lfr_sleep *s)
+int lfr_fd_watch_set_interest(struct lfr_fd_watch *w, unsigned interest)
 {
-	if (!s)
+	unsigned old;
+	lfr_id id;
+	int ret, back;
+
+	if (!w || !interest_ok(interest))
+		return -EINVAL;
+	if (w->id && interest == w->interest)
+		return 0;
+	old = w->interest;
+	if (w->id) {
+		ret = lfr_reactor_deregister(w->reactor, w->fd, w->id);
+		if (ret && ret != -EBADF)
+			return ret; /* still registered as it was */
+		w->id = 0;
+		w->lost = ret ? ret : -EBADF;
+		if (ret) /* fd was closed: nothing to register again */
+			return ret;
+	}
+	/* a new id: an event in flight for the old one reaches nobody */
+	id = lfr_reactor_next_id(w->reactor);
+	ret = lfr_reactor_register(w->reactor, w->fd, interest, id);
+	if (ret == 0) {
+		w->id = id;
+		w->interest = interest;
+		return 0;
+	}
+	id = lfr_reactor_next_id(w->reactor);
+	back = lfr_reactor_register(w->reactor, w->fd, old, id);
+	if (back == 0)
+		w->id = id;
+	else
+		w->lost = ret;
+	return ret;
+}
+
+void lfr_fd_watch_free(struct lfr_fd_watch *w)
+{
+	if (!w)
 		return;
-	lfr_reactor_deregister(s->reactor, s->fd, s->id);
-	close(s->fd);
-	free(s);
-	fd_released();
+	if (w->id)
+		lfr_reactor_deregister(w->reactor, w->fd, w->id);
+	free(w);
 }
 
 /* ---- TCP ---------------------------------------------------------------- */
@@ -210,28 +280,35 @@ struct lfr_tcp {
 	struct listener *listen; /* listeners only */
 };
 
-/* takes fd: on failure it is closed */
-static int tcp_wrap(struct lfr_reactor *r, int fd, struct lfr_tcp **out)
+/* on failure fd is left as it was: the caller closes it or keeps it */
+static int tcp_wrap_keep(struct lfr_reactor *r, int fd, struct lfr_tcp **out)
 {
 	struct lfr_tcp *s = lfr__alloc(0, sizeof(*s));
 	int ret;
 
-	if (!s) {
-		close(fd);
+	if (!s)
 		return -ENOMEM;
-	}
 	s->reactor = r;
 	s->fd = fd;
 	s->listen = NULL;
 	s->id = lfr_reactor_next_id(r);
 	ret = lfr_reactor_register(r, fd, LFR_READABLE | LFR_WRITABLE, s->id);
 	if (ret) {
-		close(fd);
 		free(s);
 		return ret;
 	}
 	*out = s;
 	return 0;
+}
+
+/* takes fd: on failure it is closed */
+static int tcp_wrap(struct lfr_reactor *r, int fd, struct lfr_tcp **out)
+{
+	int ret = tcp_wrap_keep(r, fd, out);
+
+	if (ret)
+		close(fd);
+	return ret;
 }
 
 int lfr_tcp_connect(struct lfr_reactor *reactor, const struct sockaddr *addr,
@@ -294,7 +371,7 @@ enum lfr_poll lfr_tcp_connect_poll(struct lfr_tcp *s,
 	return poll_io(s->reactor, s->id, waker, try_connect, &c, err);
 }
 
-/* the listener's back-off timer, registered under an id of its own */
+/* the listener and its back-off timer */
 static int listener_new(struct lfr_reactor *r, struct listener **out)
 {
 	struct listener *l = lfr__alloc(0, sizeof(*l));
@@ -302,17 +379,9 @@ static int listener_new(struct lfr_reactor *r, struct listener **out)
 
 	if (!l)
 		return -ENOMEM;
-	*l = (struct listener){ .timer_fd = -1 };
-	l->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (l->timer_fd < 0) {
-		ret = -errno;
-		free(l);
-		return ret;
-	}
-	l->timer_id = lfr_reactor_next_id(r);
-	ret = lfr_reactor_register(r, l->timer_fd, LFR_READABLE, l->timer_id);
+	*l = (struct listener){ .timer = NULL };
+	ret = lfr_timer_new(r, &l->timer);
 	if (ret) {
-		close(l->timer_fd);
 		free(l);
 		return ret;
 	}
@@ -320,45 +389,149 @@ static int listener_new(struct lfr_reactor *r, struct listener **out)
 	return 0;
 }
 
-static void listener_free(struct lfr_reactor *r, struct listener *l)
+static void listener_free(struct listener *l)
 {
 	if (!l)
 		return;
-	unlist_waiting(l); /* before timer_fd closes: see fd_released */
-	lfr_reactor_deregister(r, l->timer_fd, l->timer_id);
-	close(l->timer_fd);
+	unlist_waiting(l); /* before the timer goes: see fd_released */
+	lfr_timer_free(l->timer);
 	free(l);
 }
 
-int lfr_tcp_listen(struct lfr_reactor *reactor, const struct sockaddr *addr,
-		   socklen_t len, int backlog, struct lfr_tcp **out)
+void lfr_listen_opts_init(struct lfr_listen_opts *opts)
+{
+	if (!opts)
+		return;
+	memset(opts, 0, sizeof(*opts));
+	opts->size = sizeof(*opts);
+	opts->backlog = SOMAXCONN;
+}
+
+/* the fields of the first struct lfr_listen_opts */
+#define LISTEN_OPTS_V1_SIZE                                                  \
+	(offsetof(struct lfr_listen_opts, flags) + sizeof(unsigned))
+#define LISTEN_FLAGS (LFR_LISTEN_REUSEPORT | LFR_LISTEN_NO_REUSEADDR)
+
+/* the caller's options, checked, into *o */
+static int listen_opts(const struct lfr_listen_opts *in,
+		       struct lfr_listen_opts *o)
+{
+	lfr_listen_opts_init(o);
+	if (!in)
+		return 0;
+	if (in->size < LISTEN_OPTS_V1_SIZE)
+		return -EINVAL;
+	if (in->size > sizeof(*o)) { /* a newer caller: what we do not know
+				       * must be unused */
+		const unsigned char *tail = (const unsigned char *)in + sizeof(*o);
+		size_t i;
+
+		for (i = 0; i < in->size - sizeof(*o); i++)
+			if (tail[i])
+				return -E2BIG;
+	}
+	if (in->backlog < 0 || (in->flags & ~(unsigned)LISTEN_FLAGS))
+		return -EINVAL;
+	if (in->backlog)
+		o->backlog = in->backlog;
+	o->flags = in->flags;
+	return 0;
+}
+
+/* a listening socket on fd: its back-off timer, then the registration;
+ * on failure fd is left as it was */
+static int listener_wrap(struct lfr_reactor *r, int fd, struct lfr_tcp **out)
 {
 	struct listener *l = NULL;
+	int ret = listener_new(r, &l);
+
+	if (ret)
+		return ret;
+	ret = tcp_wrap_keep(r, fd, out);
+	if (ret) {
+		listener_free(l);
+		return ret;
+	}
+	(*out)->listen = l;
+	return 0;
+}
+
+/* a socket for addr with flags' options, bound, listening with backlog
+ * (as listen(2) takes it), registered */
+static int listen_on(struct lfr_reactor *reactor, const struct sockaddr *addr,
+		     socklen_t len, int backlog, unsigned flags,
+		     struct lfr_tcp **out)
+{
 	int fd, one = 1, ret;
 
-	if (!reactor || !addr || !out)
-		return -EINVAL;
 	fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	if ((!(flags & LFR_LISTEN_NO_REUSEADDR) &&
+	     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0) ||
+	    ((flags & LFR_LISTEN_REUSEPORT) &&
+	     setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) ||
 	    bind(fd, addr, len) < 0 || listen(fd, backlog) < 0) {
 		ret = -errno;
 		close(fd);
 		return ret;
 	}
-	ret = listener_new(reactor, &l);
-	if (ret) {
+	ret = listener_wrap(reactor, fd, out);
+	if (ret)
 		close(fd);
+	return ret;
+}
+
+int lfr_tcp_listen_opts(struct lfr_reactor *reactor,
+			const struct sockaddr *addr, socklen_t len,
+			const struct lfr_listen_opts *opts,
+			struct lfr_tcp **out)
+{
+	struct lfr_listen_opts o;
+	int ret;
+
+	if (!reactor || !addr || !out)
+		return -EINVAL;
+	ret = listen_opts(opts, &o);
+	if (ret)
 		return ret;
-	}
-	ret = tcp_wrap(reactor, fd, out);
-	if (ret) {
-		listener_free(reactor, l);
-		return ret;
-	}
-	(*out)->listen = l;
-	return 0;
+	return listen_on(reactor, addr, len, o.backlog, o.flags, out);
+}
+
+int lfr_tcp_listen(struct lfr_reactor *reactor, const struct sockaddr *addr,
+		   socklen_t len, int backlog, struct lfr_tcp **out)
+{
+	if (!reactor || !addr || !out)
+		return -EINVAL;
+	return listen_on(reactor, addr, len, backlog, 0, out);
+}
+
+int lfr_tcp_from_fd(struct lfr_reactor *reactor, int fd, struct lfr_tcp **out)
+{
+	int type, accepting, flags, ret;
+	socklen_t len = sizeof(type);
+
+	if (!reactor || !out)
+		return -EINVAL;
+	if (fd < 0)
+		return -EBADF;
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
+		return -errno;
+	if (type != SOCK_STREAM)
+		return -EINVAL;
+	len = sizeof(accepting);
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &len) < 0)
+		return -errno;
+	flags = fcntl(fd, F_GETFL);
+	if (flags < 0)
+		return -errno;
+	if (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+		return -errno;
+	ret = accepting ? listener_wrap(reactor, fd, out)
+			: tcp_wrap_keep(reactor, fd, out);
+	if (ret && !(flags & O_NONBLOCK))
+		fcntl(fd, F_SETFL, flags); /* the caller's again, as it was */
+	return ret;
 }
 
 struct accept_try {
@@ -382,17 +555,6 @@ static int try_accept(void *ctx)
 	return 1;
 }
 
-static int timer_fired(void *ctx)
-{
-	struct listener *l = ctx;
-	uint64_t n;
-
-	if (read(l->timer_fd, &n, sizeof(n)) == sizeof(n))
-		return 1;
-	/* anything but "not yet" ends the wait rather than prolong it */
-	return errno != EAGAIN && errno != EINTR;
-}
-
 /* accept failed for want of fds or memory: nothing to gain from trying
  * again before one is released */
 static bool out_of_resources(int err)
@@ -401,26 +563,25 @@ static bool out_of_resources(int err)
 	       err == -ENOMEM || err == -ENOSPC;
 }
 
-static void start_backoff(struct lfr_reactor *r, struct listener *l,
-			  const struct lfr_waker *waker, int err)
+static void start_backoff(struct listener *l, const struct lfr_waker *waker,
+			  int err)
 {
-	struct itimerspec when = { { 0, 0 }, { 0, 0 } };
 	unsigned ms = l->backoff_ms ? 2 * l->backoff_ms : BACKOFF_MIN_MS;
+	int ignored;
 
 	if (ms > BACKOFF_MAX_MS)
 		ms = BACKOFF_MAX_MS;
-	when.it_value.tv_sec = ms / 1000;
-	when.it_value.tv_nsec = (long)(ms % 1000) * 1000000L;
-	/* cannot fail on our own timerfd; if it did, no back-off: a timer
-	 * that never fires would stop the listener for good */
-	if (timerfd_settime(l->timer_fd, 0, &when, NULL) < 0)
+	/* fails only if the timerfd was closed behind the reactor's back;
+	 * then no back-off: a timer that never fires would stop the
+	 * listener for good */
+	if (lfr_timer_arm(l->timer, (uint64_t)ms * 1000000u, 0))
 		return;
 	l->backoff_ms = ms;
 	l->backoff_err = err;
 	/* the task is woken when it is time to try again even if it returns
-	 * LFR_PENDING now without polling again; if the reactor refuses, the
-	 * next poll reports it */
-	lfr_reactor_set_waker(r, waker, l->timer_id);
+	 * LFR_PENDING now without polling again; if the timer cannot keep
+	 * the waker, the next poll reports it */
+	lfr_timer_poll(l->timer, waker, &ignored);
 	list_waiting(l);
 }
 
@@ -440,8 +601,7 @@ enum lfr_poll lfr_tcp_accept_poll(struct lfr_tcp *listener,
 		return LFR_READY;
 	l = listener->listen;
 	if (l && l->backoff_err) {
-		p = poll_io(listener->reactor, l->timer_id, waker, timer_fired,
-			    l, err);
+		p = lfr_timer_poll(l->timer, waker, err);
 		if (p == LFR_PENDING) {
 			*err = l->backoff_err; /* still waiting for an fd */
 			return p;
@@ -454,7 +614,7 @@ enum lfr_poll lfr_tcp_accept_poll(struct lfr_tcp *listener,
 	p = poll_io(listener->reactor, listener->id, waker, try_accept, &a, err);
 	if (l && p == LFR_READY) {
 		if (out_of_resources(*err))
-			start_backoff(listener->reactor, l, waker, *err);
+			start_backoff(l, waker, *err);
 		else if (!*err)
 			l->backoff_ms = 0;
 	}
@@ -534,6 +694,14 @@ int lfr_tcp_local_port(struct lfr_tcp *s)
 	return -EAFNOSUPPORT;
 }
 
+int lfr_tcp_local_addr(struct lfr_tcp *s, struct sockaddr *addr,
+		       socklen_t *len)
+{
+	if (!s || !addr || !len)
+		return -EINVAL;
+	return getsockname(s->fd, addr, len) < 0 ? -errno : 0;
+}
+
 int lfr_tcp_fd(struct lfr_tcp *s)
 {
 	return s ? s->fd : -EINVAL;
@@ -543,7 +711,7 @@ void lfr_tcp_close(struct lfr_tcp *s)
 {
 	if (!s)
 		return;
-	listener_free(s->reactor, s->listen);
+	listener_free(s->listen);
 	lfr_reactor_deregister(s->reactor, s->fd, s->id);
 	close(s->fd);
 	free(s);

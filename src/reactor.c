@@ -28,6 +28,7 @@
 
 #include "internal.h"
 #include "test_hooks.h"
+#include "timers.h"
 #include "waker_table.h"
 
 #define LFR__STRIPES 16
@@ -91,6 +92,8 @@ struct lfr_reactor {
 	struct fd_lock fd_locks[LFR__FD_LOCKS];
 	lfr_id *fd_owner;   /* [fd_owner_len]; 0: no live registration */
 	size_t fd_owner_len;
+	/* the timer structure (timer.c), made on first use; freed here */
+	struct lfr__timers *_Atomic timers;
 };
 
 static atomic_uint next_stripe;
@@ -361,6 +364,8 @@ static void teardown(struct lfr_reactor *r)
 		/* drops every waker, frees every entry and the table */
 		lfr__table_destroy(r->table);
 	}
+	/* after the table: its registration and waker are gone with it */
+	lfr__timers_free(atomic_load(&r->timers));
 	if (r->pollers) {
 		for (i = 0; i < r->npollers; i++)
 			free(r->pollers[i].events_buf);
@@ -512,6 +517,11 @@ void lfr_reactor_free(struct lfr_reactor *reactor)
 	if (reactor->unjoined)
 		return;
 	teardown(reactor);
+}
+
+struct lfr__timers *_Atomic *lfr__reactor_timers(struct lfr_reactor *r)
+{
+	return &r->timers;
 }
 
 lfr_id lfr_reactor_next_id(struct lfr_reactor *reactor)

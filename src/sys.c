@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 
 #include "internal.h"
 #include "test_hooks.h"
@@ -15,6 +16,7 @@
 #ifdef LFR_TEST_HOOKS
 struct lfr__test_hooks lfr__hooks = { .fail_alloc_after = -1 };
 atomic_ulong lfr__allocations;
+atomic_ulong lfr__timerfd_settimes;
 
 int lfr__injected(enum lfr__sys s)
 {
@@ -52,6 +54,16 @@ int lfr__epoll_ctl(int epfd, int op, int fd, struct epoll_event *event)
 {
 	INJECT_ERRNO(LFR__SYS_EPOLL_CTL);
 	return epoll_ctl(epfd, op, fd, event);
+}
+
+int lfr__timerfd_settime(int fd, int flags, const struct itimerspec *value)
+{
+#ifdef LFR_TEST_HOOKS
+	atomic_fetch_add_explicit(&lfr__timerfd_settimes, 1,
+				  memory_order_relaxed);
+#endif
+	INJECT_ERRNO(LFR__SYS_TIMERFD_SETTIME);
+	return timerfd_settime(fd, flags, value, NULL);
 }
 
 /* returns an errno value, as pthread_create does */

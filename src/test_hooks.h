@@ -21,6 +21,7 @@ enum lfr__sys {
 	LFR__SYS_EVENTFD,
 	LFR__SYS_EPOLL_CTL,
 	LFR__SYS_PTHREAD_CREATE,
+	LFR__SYS_TIMERFD_SETTIME,
 	LFR__SYS_COUNT
 };
 
@@ -50,6 +51,8 @@ struct lfr__test_hooks {
 
 extern struct lfr__test_hooks lfr__hooks;
 extern atomic_ulong lfr__allocations;
+/* timerfd_settime calls made through lfr__timerfd_settime */
+extern atomic_ulong lfr__timerfd_settimes;
 
 #define LFR__HOOK(name, ...)                                                 \
 	do {                                                                 \

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Leaf futures: the timerfd sleep, TCP, NULL out-pointers, and accept out
- * of fds. */
+/* Leaf futures: the sleep, TCP, NULL out-pointers, accept out of fds,
+ * any-fd readiness, listener options, from_fd and Unix-domain sockets. */
 #include "config.h"
 
 #include <criterion/criterion.h>
@@ -10,7 +10,10 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -106,7 +109,8 @@ Test(io, many_sleeps_share_one_thread_and_the_reactor)
 	cr_assert_eq(lfr_executor_block_on(ex, all_done_poll, &all), 0);
 	for (int i = 0; i < N; i++)
 		cr_assert_eq(s[i].threads_seen, threads, "no thread per timer");
-	cr_assert_eq(stats_of(r).registrations, 0, "every timer deregistered");
+	cr_assert_eq(stats_of(r).registrations, 1,
+		     "the timer structure's one registration, none per sleep");
 	lfr_executor_free(ex);
 	lfr_reactor_free(r);
 }
@@ -651,9 +655,8 @@ Test(io, a_listener_out_of_fds_tries_again_at_once_when_the_library_closes_one)
 	static struct fd_hog hog;
 	struct sockaddr_in any = loopback(0);
 	struct tries t = { 0 }, after = { 0 };
-	struct lfr_tcp *l, *c = NULL;
+	struct lfr_tcp *l, *l2, *c = NULL;
 	struct lfr_reactor *r;
-	struct lfr_sleep *s;
 	struct lfr_waker w;
 	double woken = -1, t0;
 	int client, wakes;
@@ -663,7 +666,9 @@ Test(io, a_listener_out_of_fds_tries_again_at_once_when_the_library_closes_one)
 	cr_assert_eq(lfr_reactor_new(NULL, &r), 0);
 	cr_assert_eq(lfr_tcp_listen(r, (struct sockaddr *)&any, sizeof(any), 16,
 				    &l), 0);
-	cr_assert_eq(lfr_sleep_new(r, 60000, &s), 0); /* an fd of the library */
+	/* fds of the library */
+	cr_assert_eq(lfr_tcp_listen(r, (struct sockaddr *)&any, sizeof(any), 16,
+				    &l2), 0);
 	client = waiting_client(lfr_tcp_local_port(l));
 	exhaust_fds(&hog);
 	/* until the back-off is 100 ms: tries at 0, 1, 3, 7, ... 127, 227 ms */
@@ -672,7 +677,7 @@ Test(io, a_listener_out_of_fds_tries_again_at_once_when_the_library_closes_one)
 		poll_accept_for(l, &w, 1, &t);
 	wakes = cw_wakes(&cw);
 	t0 = now();
-	lfr_sleep_free(s); /* a timer 60 s away: frees its fd now */
+	lfr_tcp_close(l2); /* frees its fds now */
 	if (WAIT_FOR(cw_wakes(&cw) > wakes, 1000))
 		woken = now() - t0;
 	c = poll_accept_for(l, &w, 1000, &after);
@@ -714,7 +719,10 @@ Test(io, a_listener_backing_off_can_be_closed_and_reports_a_shutdown)
 	exhaust_fds(&hog);
 	lfr_tcp_accept_poll(l1, &w, &c, &err1);
 	lfr_tcp_accept_poll(l2, &w, &c, &err2);
-	sleep_ms(10); /* both timers (1 ms) fired; both still wait for an fd */
+	sleep_ms(10); /* both timers (1 ms) fired: each woke its task once */
+	/* l2's task polls as woken: it tries, fails and backs off again,
+	 * its waker kept by its timer (2 ms) */
+	lfr_tcp_accept_poll(l2, &w, &c, &err2);
 	wakes = cw_wakes(&cw);
 	/* l1 leaves the list before it is freed; the fds its close frees wake
 	 * l2 (ASan: the release does not touch l1) */
@@ -739,4 +747,485 @@ Test(io, a_listener_backing_off_can_be_closed_and_reports_a_shutdown)
 	close(client);
 	lfr_tcp_close(l2);
 	lfr_reactor_free(r);
+}
+
+/* ---- any-fd readiness -------------------------------------------------------------- */
+
+/* polls w with the counting waker: the result, or 0 when PENDING */
+static int watch_now(struct lfr_fd_watch *w, struct counting_waker *cw)
+{
+	struct lfr_waker k = cw_waker(cw);
+	int res = 12345;
+	enum lfr_poll p = lfr_fd_watch_poll(w, &k, &res);
+
+	if (p == LFR_PENDING) {
+		cr_assert_eq(res, 0);
+		return 0;
+	}
+	cr_assert_neq(res, 0, "READY with nothing ready");
+	return res;
+}
+
+Test(io, a_watch_on_udp_reports_readable_then_writable_after_an_interest_change)
+{
+	static struct counting_waker cw;
+	struct sockaddr_in any = loopback(0), to;
+	socklen_t len = sizeof(to);
+	struct lfr_fd_watch *w;
+	struct lfr_reactor *r;
+	int rx, tx, wakes;
+	char buf[16];
+
+	cw_init(&cw);
+	cr_assert_eq(lfr_reactor_new(NULL, &r), 0);
+	rx = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	tx = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	cr_assert_eq(bind(rx, (struct sockaddr *)&any, sizeof(any)), 0);
+	cr_assert_eq(getsockname(rx, (struct sockaddr *)&to, &len), 0);
+	cr_assert_eq(lfr_fd_watch_new(r, rx, LFR_READABLE, &w), 0);
+	cr_assert_eq(watch_now(w, &cw), 0, "nothing to read yet");
+	wakes = cw_wakes(&cw);
+	cr_assert_eq(sendto(tx, "dgram", 5, 0, (struct sockaddr *)&to, len), 5);
+	cr_assert(WAIT_FOR(cw_wakes(&cw) > wakes, 5000), "not woken");
+	cr_assert_eq(watch_now(w, &cw), LFR_READABLE);
+	/* level-triggered: still readable until the datagram is read */
+	cr_assert_eq(watch_now(w, &cw), LFR_READABLE);
+	cr_assert_eq(recv(rx, buf, sizeof(buf), 0), 5);
+	cr_assert_eq(watch_now(w, &cw), 0);
+	/* a UDP socket is always writable: only reported with that interest */
+	cr_assert_eq(lfr_fd_watch_set_interest(w, LFR_WRITABLE), 0);
+	cr_assert_eq(watch_now(w, &cw), LFR_WRITABLE);
+	cr_assert_eq(lfr_fd_watch_set_interest(w, LFR_READABLE | LFR_WRITABLE), 0);
+	cr_assert_eq(sendto(tx, "x", 1, 0, (struct sockaddr *)&to, len), 1);
+	cr_assert(WAIT_FOR(watch_now(w, &cw) == (LFR_READABLE | LFR_WRITABLE),
+			   5000));
+	cr_assert_eq(lfr_fd_watch_set_interest(w, LFR_WRITABLE), 0);
+	cr_assert_eq(watch_now(w, &cw), LFR_WRITABLE, "readable is not asked for");
+	cr_assert_eq(stats_of(r).registrations, 1, "one registration throughout");
+	lfr_fd_watch_free(w);
+	cr_assert_eq(stats_of(r).registrations, 0);
+	cr_assert_eq(fcntl(rx, F_GETFD), FD_CLOEXEC, "the fd stays open");
+	close(rx);
+	close(tx);
+	cr_assert_eq(atomic_load(&cw.misuse), 0);
+	lfr_reactor_free(r);
+}
+
+Test(io, a_watch_on_an_eventfd_wakes_on_a_write_and_sees_writable)
+{
+	static struct counting_waker cw;
+	struct lfr_fd_watch *w;
+	struct lfr_reactor *r;
+	uint64_t one = 1, n;
+	int efd, wakes;
+
+	cw_init(&cw);
+	cr_assert_eq(lfr_reactor_new(NULL, &r), 0);
+	efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	cr_assert_geq(efd, 0);
+	cr_assert_eq(lfr_fd_watch_new(r, efd, LFR_READABLE, &w), 0);
+	cr_assert_eq(watch_now(w, &cw), 0);
+	wakes = cw_wakes(&cw);
+	cr_assert_eq(write(efd, &one, sizeof(one)), sizeof(one));
+	cr_assert(WAIT_FOR(cw_wakes(&cw) > wakes, 5000), "not woken");
+	cr_assert_eq(watch_now(w, &cw), LFR_READABLE);
+	cr_assert_eq(read(efd, &n, sizeof(n)), sizeof(n));
+	cr_assert_eq(watch_now(w, &cw), 0);
+	cr_assert_eq(lfr_fd_watch_set_interest(w, LFR_WRITABLE), 0);
+	cr_assert_eq(watch_now(w, &cw), LFR_WRITABLE);
+	/* a full counter is not writable; a read makes it so and wakes */
+	n = UINT64_MAX - 1;
+	cr_assert_eq(write(efd, &n, sizeof(n)), sizeof(n));
+	cr_assert_eq(watch_now(w, &cw), 0);
+	wakes = cw_wakes(&cw);
+	cr_assert_eq(read(efd, &n, sizeof(n)), sizeof(n));
+	cr_assert(WAIT_FOR(cw_wakes(&cw) > wakes, 5000), "not woken");
+	cr_assert_eq(watch_now(w, &cw), LFR_WRITABLE);
+	lfr_fd_watch_free(w);
+	close(efd);
+	lfr_reactor_free(r);
+}
+
+Test(io, a_watch_on_a_pipe_reports_hang_up_and_error_and_follows_its_interest)
+{
+	static struct counting_waker cw;
+	struct lfr_fd_watch *rd, *wr;
+	struct lfr_reactor *r;
+	char buf[4096];
+	int p[2], wakes, res;
+
+	cw_init(&cw);
+	cr_assert_eq(lfr_reactor_new(NULL, &r), 0);
+	test_pipe(p);
+	cr_assert_eq(lfr_fd_watch_new(r, p[0], LFR_READABLE, &rd), 0);
+	cr_assert_eq(lfr_fd_watch_new(r, p[1], LFR_WRITABLE, &wr), 0);
+	cr_assert_eq(watch_now(rd, &cw), 0);
+	cr_assert_eq(watch_now(wr, &cw), LFR_WRITABLE);
+	/* fill the pipe: the write end waits, and wakes when it drains */
+	while (write(p[1], buf, sizeof(buf)) > 0)
+		;
+	cr_assert_eq(watch_now(wr, &cw), 0);
+	cr_assert_eq(watch_now(rd, &cw), LFR_READABLE);
+	wakes = cw_wakes(&cw);
+	drain(p[0]);
+	cr_assert(WAIT_FOR(cw_wakes(&cw) > wakes, 5000), "not woken");
+	cr_assert_eq(watch_now(wr, &cw), LFR_WRITABLE);
+	/* the write end asks for readable now: a pipe's write end never is */
+	cr_assert_eq(lfr_fd_watch_set_interest(wr, LFR_READABLE), 0);
+	cr_assert_eq(watch_now(wr, &cw), 0);
+	cr_assert_eq(lfr_fd_watch_set_interest(wr, LFR_WRITABLE), 0);
+	/* the writer goes: the reader sees a hang-up (and nothing to read) */
+	cr_assert_eq(watch_now(rd, &cw), 0);
+	wakes = cw_wakes(&cw);
+	lfr_fd_watch_free(wr);
+	close(p[1]);
+	cr_assert(WAIT_FOR(cw_wakes(&cw) > wakes, 5000), "not woken");
+	res = watch_now(rd, &cw);
+	cr_assert(res & LFR_FD_HANGUP, "got %#x", res);
+	lfr_fd_watch_free(rd);
+	/* the reader goes: the writer sees an error */
+	test_pipe(p);
+	cr_assert_eq(lfr_fd_watch_new(r, p[1], LFR_WRITABLE, &wr), 0);
+	close(p[0]);
+	res = watch_now(wr, &cw);
+	cr_assert(res & LFR_FD_ERROR, "got %#x", res);
+	lfr_fd_watch_free(wr);
+	close(p[1]);
+	lfr_reactor_free(r);
+}
+
+Test(io, fd_watch_errors_are_clean)
+{
+	struct lfr_waker k = lfr_waker_noop();
+	struct lfr_fd_watch *w = NULL;
+	struct lfr_reactor *r;
+	int p[2], res = 1, file;
+
+	cr_assert_eq(lfr_reactor_new(NULL, &r), 0);
+	test_pipe(p);
+	cr_assert_eq(lfr_fd_watch_new(NULL, p[0], LFR_READABLE, &w), -EINVAL);
+	cr_assert_eq(lfr_fd_watch_new(r, p[0], 0, &w), -EINVAL);
+	cr_assert_eq(lfr_fd_watch_new(r, p[0], 1u << 4, &w), -EINVAL);
+	cr_assert_eq(lfr_fd_watch_new(r, p[0], LFR_READABLE, NULL), -EINVAL);
+	cr_assert_eq(lfr_fd_watch_new(r, -1, LFR_READABLE, &w), -EBADF);
+	file = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+	cr_assert_eq(lfr_fd_watch_new(r, file, LFR_READABLE, &w), -EPERM);
+	close(file);
+	cr_assert_null(w);
+	cr_assert_eq(lfr_fd_watch_poll(NULL, &k, &res), LFR_READY);
+	cr_assert_eq(res, -EINVAL);
+	cr_assert_eq(lfr_fd_watch_poll(NULL, &k, NULL), LFR_READY);
+	cr_assert_eq(lfr_fd_watch_set_interest(NULL, LFR_READABLE), -EINVAL);
+	cr_assert_eq(lfr_fd_watch_new(r, p[0], LFR_READABLE, &w), 0);
+	cr_assert_eq(lfr_fd_watch_new(r, p[0], LFR_READABLE, &w), -EEXIST);
+	cr_assert_eq(lfr_fd_watch_set_interest(w, 0), -EINVAL);
+	cr_assert_eq(lfr_fd_watch_poll(w, NULL, &res), LFR_READY, "NULL waker");
+	cr_assert_eq(res, -EINVAL);
+	fire(p[1]);
+	/* a NULL result does nothing: the byte is still there */
+	cr_assert_eq(lfr_fd_watch_poll(w, &k, NULL), LFR_READY);
+	cr_assert_eq(lfr_fd_watch_poll(w, &k, &res), LFR_READY);
+	cr_assert_eq(res, LFR_READABLE);
+	cr_assert_eq(lfr_reactor_shutdown(r), 0);
+	drain(p[0]);
+	cr_assert_eq(lfr_fd_watch_poll(w, &k, &res), LFR_READY);
+	cr_assert_eq(res, -ESHUTDOWN);
+	cr_assert_eq(lfr_fd_watch_set_interest(w, LFR_WRITABLE), -ESHUTDOWN);
+	cr_assert_eq(lfr_fd_watch_poll(w, &k, &res), LFR_READY);
+	cr_assert_eq(res, -ESHUTDOWN, "still registered: the old interest");
+	lfr_fd_watch_free(w);
+	lfr_fd_watch_free(NULL);
+	close_pipe(p);
+	lfr_reactor_free(r);
+}
+
+/* ---- listeners on every thread, from_fd, Unix sockets ----------------------------- */
+
+Test(io, two_listeners_with_so_reuseport_on_one_port_both_accept)
+{
+	enum { CLIENTS = 64 };
+	struct lfr_waker k = lfr_waker_noop();
+	struct sockaddr_in any = loopback(0), at;
+	struct lfr_listen_opts o;
+	struct lfr_tcp *l[2], *c;
+	struct lfr_reactor *r;
+	int clients[CLIENTS], got[2] = { 0, 0 }, i, err, tries = 0;
+
+	cr_assert_eq(lfr_reactor_new(NULL, &r), 0);
+	lfr_listen_opts_init(&o);
+	o.flags = LFR_LISTEN_REUSEPORT;
+	cr_assert_eq(lfr_tcp_listen_opts(r, (struct sockaddr *)&any, sizeof(any),
+					 &o, &l[0]), 0);
+	at = loopback(lfr_tcp_local_port(l[0]));
+	/* without SO_REUSEPORT the port is taken */
+	cr_assert_eq(lfr_tcp_listen(r, (struct sockaddr *)&at, sizeof(at), 16, &c),
+		     -EADDRINUSE);
+	cr_assert_eq(lfr_tcp_listen_opts(r, (struct sockaddr *)&at, sizeof(at),
+					 &o, &l[1]), 0);
+	cr_assert_eq(lfr_tcp_local_port(l[1]), lfr_tcp_local_port(l[0]));
+	for (i = 0; i < CLIENTS; i++)
+		clients[i] = waiting_client(ntohs(at.sin_port));
+	/* the kernel spreads them by a hash of the client's port: all 64 on
+	 * one listener has odds of 2^-63 */
+	while (got[0] + got[1] < CLIENTS && tries++ < 5000) {
+		for (i = 0; i < 2; i++)
+			while (lfr_tcp_accept_poll(l[i], &k, &c, &err) ==
+			       LFR_READY) {
+				cr_assert_eq(err, 0, "%s", lfr_strerror(err));
+				got[i]++;
+				lfr_tcp_close(c);
+			}
+		if (got[0] + got[1] < CLIENTS)
+			sleep_ms(1);
+	}
+	cr_assert_eq(got[0] + got[1], CLIENTS, "%d + %d accepted", got[0], got[1]);
+	cr_assert_gt(got[0], 0, "the first listener accepted none");
+	cr_assert_gt(got[1], 0, "the second listener accepted none");
+	for (i = 0; i < CLIENTS; i++)
+		close(clients[i]);
+	lfr_tcp_close(l[0]);
+	lfr_tcp_close(l[1]);
+	lfr_reactor_free(r);
+}
+
+Test(io, listen_options_are_checked)
+{
+	struct sockaddr_in any = loopback(0);
+	struct {
+		struct lfr_listen_opts o;
+		char future[8];
+	} big;
+	struct lfr_listen_opts o;
+	struct lfr_tcp *l = NULL;
+	struct lfr_reactor *r;
+	int fds;
+
+	cr_assert_eq(lfr_reactor_new(NULL, &r), 0);
+	fds = count_dir("/proc/self/fd");
+	lfr_listen_opts_init(&o);
+	cr_assert_eq(o.size, sizeof(o));
+	cr_assert_gt(o.backlog, 0);
+	cr_assert_eq(o.flags, 0u);
+	o.flags = 1u << 7;
+	cr_assert_eq(lfr_tcp_listen_opts(r, (struct sockaddr *)&any, sizeof(any),
+					 &o, &l), -EINVAL);
+	lfr_listen_opts_init(&o);
+	o.backlog = -1;
+	cr_assert_eq(lfr_tcp_listen_opts(r, (struct sockaddr *)&any, sizeof(any),
+					 &o, &l), -EINVAL);
+	lfr_listen_opts_init(&o);
+	o.size = 4;
+	cr_assert_eq(lfr_tcp_listen_opts(r, (struct sockaddr *)&any, sizeof(any),
+					 &o, &l), -EINVAL);
+	memset(&big, 0, sizeof(big));
+	lfr_listen_opts_init(&big.o);
+	big.o.size = sizeof(big);
+	big.future[3] = 1;
+	cr_assert_eq(lfr_tcp_listen_opts(r, (struct sockaddr *)&any, sizeof(any),
+					 &big.o, &l), -E2BIG);
+	cr_assert_eq(lfr_tcp_listen_opts(NULL, (struct sockaddr *)&any,
+					 sizeof(any), NULL, &l), -EINVAL);
+	cr_assert_null(l);
+	cr_assert_eq(count_dir("/proc/self/fd"), fds, "no fd left behind");
+	big.future[3] = 0; /* a newer caller's zeroed fields are fine */
+	cr_assert_eq(lfr_tcp_listen_opts(r, (struct sockaddr *)&any, sizeof(any),
+					 &big.o, &l), 0);
+	lfr_tcp_close(l);
+	cr_assert_eq(lfr_tcp_listen_opts(r, (struct sockaddr *)&any, sizeof(any),
+					 NULL, &l), 0, "NULL: the defaults");
+	lfr_tcp_close(l);
+	lfr_reactor_free(r);
+}
+
+/* a round trip over a connected pair: a writes, b reads it back */
+static void round_trip(struct lfr_tcp *a, struct lfr_tcp *b)
+{
+	struct lfr_waker k = lfr_waker_noop();
+	char buf[16] = { 0 };
+	ssize_t n;
+
+	cr_assert(POLL_READY(lfr_tcp_write_poll(a, "ping", 4, &k, &n), 2000));
+	cr_assert_eq(n, 4);
+	cr_assert(POLL_READY(lfr_tcp_read_poll(b, buf, sizeof(buf), &k, &n),
+			     2000));
+	cr_assert_eq(n, 4);
+	cr_assert_str_eq(buf, "ping");
+}
+
+Test(io, from_fd_wraps_a_connected_socket_and_owns_it)
+{
+	struct lfr_tcp *a, *b;
+	struct lfr_reactor *r;
+	int sv[2], flags;
+
+	cr_assert_eq(lfr_reactor_new(NULL, &r), 0);
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	cr_assert_eq(lfr_tcp_from_fd(r, sv[0], &a), 0);
+	cr_assert_eq(lfr_tcp_from_fd(r, sv[1], &b), 0);
+	cr_assert_eq(lfr_tcp_fd(a), sv[0]);
+	flags = fcntl(sv[0], F_GETFL);
+	cr_assert(flags & O_NONBLOCK, "made non-blocking");
+	cr_assert_eq(lfr_tcp_from_fd(r, sv[0], &b), -EEXIST);
+	round_trip(a, b);
+	round_trip(b, a);
+	lfr_tcp_close(a);
+	lfr_tcp_close(b);
+	cr_assert_eq(fcntl(sv[0], F_GETFD), -1, "closed by lfr_tcp_close");
+	cr_assert_eq(errno, EBADF);
+	lfr_reactor_free(r);
+}
+
+Test(io, from_fd_wraps_a_listening_socket_with_options_of_its_own)
+{
+	struct lfr_waker k = lfr_waker_noop();
+	struct sockaddr_in any = loopback(0);
+	struct lfr_tcp *l, *c, *s;
+	struct lfr_reactor *r;
+	int fd, one = 1, err;
+
+	cr_assert_eq(lfr_reactor_new(NULL, &r), 0);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0); /* blocking */
+	cr_assert_eq(setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)),
+		     0);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&any, sizeof(any)), 0);
+	cr_assert_eq(listen(fd, 8), 0);
+	cr_assert_eq(lfr_tcp_from_fd(r, fd, &l), 0);
+	any = loopback(lfr_tcp_local_port(l));
+	cr_assert_eq(lfr_tcp_connect(r, (struct sockaddr *)&any, sizeof(any), &c),
+		     0);
+	/* a listener: it accepts, and never blocks */
+	cr_assert(POLL_READY(lfr_tcp_accept_poll(l, &k, &s, &err), 2000));
+	cr_assert_eq(err, 0);
+	cr_assert(POLL_READY(lfr_tcp_connect_poll(c, &k, &err), 2000));
+	cr_assert_eq(err, 0);
+	round_trip(c, s);
+	cr_assert_eq(lfr_tcp_accept_poll(l, &k, &c, &err), LFR_PENDING,
+		     "a blocking accept would hang here");
+	lfr_tcp_close(s);
+	lfr_tcp_close(c);
+	lfr_tcp_close(l);
+	lfr_reactor_free(r);
+}
+
+Test(io, from_fd_refuses_what_is_no_stream_socket_and_leaves_it_as_it_was)
+{
+	struct lfr_tcp *s = NULL;
+	struct lfr_reactor *r;
+	int p[2], udp, flags;
+
+	cr_assert_eq(lfr_reactor_new(NULL, &r), 0);
+	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+	cr_assert_eq(lfr_tcp_from_fd(r, p[0], &s), -ENOTSOCK);
+	udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	flags = fcntl(udp, F_GETFL);
+	cr_assert_eq(lfr_tcp_from_fd(r, udp, &s), -EINVAL);
+	cr_assert_eq(fcntl(udp, F_GETFL), flags, "flags unchanged");
+	cr_assert_eq(lfr_tcp_from_fd(r, -1, &s), -EBADF);
+	cr_assert_eq(lfr_tcp_from_fd(r, 1000000, &s), -EBADF);
+	cr_assert_eq(lfr_tcp_from_fd(NULL, udp, &s), -EINVAL);
+	cr_assert_eq(lfr_tcp_from_fd(r, udp, NULL), -EINVAL);
+	cr_assert_null(s);
+	cr_assert_eq(fcntl(p[0], F_GETFD), FD_CLOEXEC, "still open: the caller's");
+	/* a failure after the socket was made non-blocking undoes that */
+	{
+		struct lfr_fd_watch *w;
+		int sv[2];
+
+		cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+					sv), 0);
+		cr_assert_eq(lfr_fd_watch_new(r, sv[0], LFR_READABLE, &w), 0);
+		flags = fcntl(sv[0], F_GETFL);
+		cr_assert_eq(flags & O_NONBLOCK, 0);
+		cr_assert_eq(lfr_tcp_from_fd(r, sv[0], &s), -EEXIST);
+		cr_assert_eq(fcntl(sv[0], F_GETFL), flags, "blocking again");
+		lfr_fd_watch_free(w);
+		close(sv[0]);
+		close(sv[1]);
+	}
+	close(p[0]);
+	close(p[1]);
+	close(udp);
+	lfr_reactor_free(r);
+}
+
+Test(io, unix_domain_stream_sockets_listen_accept_and_echo)
+{
+	struct lfr_waker k = lfr_waker_noop();
+	struct sockaddr_un at = { .sun_family = AF_UNIX }, got;
+	socklen_t len = sizeof(got);
+	char dir[] = "/tmp/lfr-unix-XXXXXX";
+	struct lfr_tcp *l, *c, *s, *taken = NULL;
+	struct lfr_reactor *r;
+	int err;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(at.sun_path, sizeof(at.sun_path), "%s/sock", dir);
+	cr_assert_eq(lfr_reactor_new(NULL, &r), 0);
+	cr_assert_eq(lfr_tcp_listen_opts(r, (struct sockaddr *)&at, sizeof(at),
+					 NULL, &l), 0);
+	cr_assert_eq(lfr_tcp_listen_opts(r, (struct sockaddr *)&at, sizeof(at),
+					 NULL, &taken), -EADDRINUSE,
+		     "the path exists");
+	cr_assert_null(taken);
+	cr_assert_eq(lfr_tcp_local_port(l), -EAFNOSUPPORT);
+	cr_assert_eq(lfr_tcp_local_addr(l, (struct sockaddr *)&got, &len), 0);
+	cr_assert_eq(got.sun_family, AF_UNIX);
+	cr_assert_str_eq(got.sun_path, at.sun_path);
+	cr_assert_eq(lfr_tcp_local_addr(l, NULL, &len), -EINVAL);
+	cr_assert_eq(lfr_tcp_connect(r, (struct sockaddr *)&at, sizeof(at), &c), 0);
+	cr_assert(POLL_READY(lfr_tcp_accept_poll(l, &k, &s, &err), 2000));
+	cr_assert_eq(err, 0);
+	cr_assert(POLL_READY(lfr_tcp_connect_poll(c, &k, &err), 2000));
+	cr_assert_eq(err, 0);
+	round_trip(c, s);
+	round_trip(s, c);
+	lfr_tcp_close(s);
+	lfr_tcp_close(c);
+	lfr_tcp_close(l);
+	cr_assert_eq(unlink(at.sun_path), 0, "the socket file stays the caller's");
+	rmdir(dir);
+	lfr_reactor_free(r);
+}
+
+Test(io, local_addr_of_an_ipv4_listener_names_its_port)
+{
+	struct sockaddr_in any = loopback(0), got;
+	socklen_t len = sizeof(got);
+	struct lfr_reactor *r;
+	struct lfr_tcp *l;
+
+	cr_assert_eq(lfr_reactor_new(NULL, &r), 0);
+	cr_assert_eq(lfr_tcp_listen(r, (struct sockaddr *)&any, sizeof(any), 4, &l),
+		     0);
+	cr_assert_eq(lfr_tcp_local_addr(l, (struct sockaddr *)&got, &len), 0);
+	cr_assert_eq(len, sizeof(got));
+	cr_assert_eq(ntohs(got.sin_port), lfr_tcp_local_port(l));
+	cr_assert_eq(lfr_tcp_local_addr(NULL, (struct sockaddr *)&got, &len),
+		     -EINVAL);
+	lfr_tcp_close(l);
+	lfr_reactor_free(r);
+}
+
+Test(io, a_listener_holds_one_fd_its_back_off_timer_none)
+{
+	struct sockaddr_in any = loopback(0);
+	struct lfr_reactor *r;
+	struct lfr_tcp *l1, *l2;
+	int fds, before = count_dir("/proc/self/fd");
+
+	cr_assert_eq(lfr_reactor_new(NULL, &r), 0);
+	fds = count_dir("/proc/self/fd");
+	cr_assert_eq(lfr_tcp_listen(r, (struct sockaddr *)&any, sizeof(any), 4,
+				    &l1), 0);
+	/* the first: its socket and the reactor's timerfd */
+	cr_assert_eq(count_dir("/proc/self/fd"), fds + 2);
+	cr_assert_eq(lfr_tcp_listen(r, (struct sockaddr *)&any, sizeof(any), 4,
+				    &l2), 0);
+	cr_assert_eq(count_dir("/proc/self/fd"), fds + 3, "one fd more");
+	lfr_tcp_close(l2);
+	lfr_tcp_close(l1);
+	cr_assert_eq(count_dir("/proc/self/fd"), fds + 1, "the timerfd stays");
+	lfr_reactor_free(r);
+	cr_assert_eq(count_dir("/proc/self/fd"), before,
+		     "the timerfd closed with the reactor");
 }

@@ -1,0 +1,600 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Timers: one heap behind one timerfd per reactor (lfreactor/timer.h), and
+ * lfr_sleep on top of it.
+ *
+ * Tolerance: a timer must never fire before its deadline; how late it may
+ * be is left generous (TOLERANCE_NS), for a loaded 2-core machine. */
+#include "config.h"
+
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "helpers.h"
+#include "test_hooks.h"
+
+TestSuite(timer, .timeout = 120);
+
+#define MS 1000000ull
+#define TOLERANCE_NS (2000 * MS)
+
+/* A waker that records when, and in which order, it was woken.  It holds
+ * no reference count: clone returns it again, drop does nothing. */
+struct rec {
+	int idx;
+	_Atomic uint64_t woke_at;
+	atomic_int wakes;
+};
+
+static atomic_int order_len;
+static int order[4096];
+
+static void rec_wake_by_ref(void *data)
+{
+	struct rec *r = data;
+
+	if (atomic_fetch_add(&r->wakes, 1) == 0) {
+		atomic_store(&r->woke_at, lfr_timer_now());
+		order[atomic_fetch_add(&order_len, 1) % 4096] = r->idx;
+	}
+}
+
+static void rec_drop(void *data)
+{
+	(void)data;
+}
+
+static struct lfr_waker rec_clone(void *data);
+static const struct lfr_waker_vtable rec_vtable = {
+	rec_clone, rec_wake_by_ref, rec_wake_by_ref, rec_drop
+};
+
+static struct lfr_waker rec_clone(void *data)
+{
+	struct lfr_waker w = { &rec_vtable, data };
+
+	return w;
+}
+
+static unsigned long settimes(void)
+{
+	return atomic_load(&lfr__timerfd_settimes);
+}
+
+/* polls t once with w, expecting PENDING */
+static void poll_pending(struct lfr_timer *t, const struct lfr_waker *w)
+{
+	int err = 1;
+
+	cr_assert_eq(lfr_timer_poll(t, w, &err), LFR_PENDING);
+	cr_assert_eq(err, 0);
+}
+
+static bool is_ready(struct lfr_timer *t)
+{
+	struct lfr_waker w = lfr_waker_noop();
+	int err = 1;
+	enum lfr_poll p = lfr_timer_poll(t, &w, &err);
+
+	cr_assert_eq(err, 0);
+	return p == LFR_READY;
+}
+
+Test(timer, timers_fire_in_deadline_order_never_early_and_within_tolerance)
+{
+	enum { N = 40 };
+	static struct rec recs[N];
+	struct lfr_timer *t[N];
+	uint64_t deadline[N], t0;
+	struct lfr_reactor *r;
+	int perm[N], i;
+
+	cr_assert_eq(lfr_reactor_new(NULL, &r), 0);
+	for (i = 0; i < N; i++)
+		perm[i] = i;
+	srand(7);
+	for (i = N - 1; i > 0; i--) { /* armed in a shuffled order */
+		int j = rand() % (i + 1), k = perm[i];
+
+		perm[i] = perm[j];
+		perm[j] = k;
+	}
+	atomic_store(&order_len, 0);
+	t0 = lfr_timer_now();
+	for (i = 0; i < N; i++) {
+		int k = perm[i];
+		struct lfr_waker w = rec_clone(&recs[k]);
+
+		recs[k].idx = k;
+		cr_assert_eq(lfr_timer_new(r, &t[k]), 0);
+		poll_pending(t[k], &w);
+		/* 5 ms apart, from 200 ms on (all armed before the first) */
+		deadline[k] = t0 + (uint64_t)(200 + 5 * k) * MS;
+		cr_assert_eq(lfr_timer_arm(t[k], deadline[k],
+					   LFR_TIMER_DEADLINE), 0);
+	}
+	cr_assert(WAIT_FOR(atomic_load(&order_len) == N, 10000));
+	for (i = 0; i < N; i++) {
+		uint64_t woke = atomic_load(&recs[i].woke_at);
+
+		cr_assert_eq(order[i], i, "fired %d-th: timer %d", i, order[i]);
+		cr_assert_geq(woke, deadline[i], "timer %d fired early", i);
+		cr_assert_lt(woke - deadline[i], TOLERANCE_NS,
+			     "timer %d fired %llu ns late", i,
+			     (unsigned long long)(woke - deadline[i]));
+		cr_assert_eq(atomic_load(&recs[i].wakes), 1);
+		cr_assert(is_ready(t[i]));
+		lfr_timer_free(t[i]);
+	}
+	lfr_reactor_free(r);
+}
+
+Test(timer, equal_deadlines_fire_in_the_order_they_were_armed)
+{
+	enum { N = 16 };
+	static struct rec recs[N];
+	struct lfr_timer *t[N];
+	struct lfr_reactor *r;
+	uint64_t at;
+	int i;
+
+	cr_assert_eq(lfr_reactor_new(NULL, &r), 0);
+	atomic_store(&order_len, 0);
+	at = lfr_timer_now() + 300 * MS; /* all armed before it */
+	for (i = 0; i < N; i++) {
+		struct lfr_waker w = rec_clone(&recs[i]);
+
+		recs[i].idx = i;
+		cr_assert_eq(lfr_timer_new(r, &t[i]), 0);
+		poll_pending(t[i], &w);
+		cr_assert_eq(lfr_timer_arm(t[i], at, LFR_TIMER_DEADLINE), 0);
+	}
+	cr_assert(WAIT_FOR(atomic_load(&order_len) == N, 10000));
+	for (i = 0; i < N; i++) {
+		cr_assert_eq(order[i], i);
+		lfr_timer_free(t[i]);
+	}
+	lfr_reactor_free(r);
+}
+
+Test(timer, a_reset_to_later_moves_the_deadline_and_to_earlier_fires_sooner)
+{
+	static struct rec late, soon;
+	struct lfr_waker wl = rec_clone(&late), ws = rec_clone(&soon);
+	struct lfr_timer *a, *b;
+	struct lfr_reactor *r;
+	uint64_t t0;
+
+	cr_assert_eq(lfr_reactor_new(NULL, &r), 0);
+	cr_assert_eq(lfr_timer_new(r, &a), 0);
+	cr_assert_eq(lfr_timer_new(r, &b), 0);
+	poll_pending(a, &wl);
+	poll_pending(b, &ws);
+	t0 = lfr_timer_now();
+	cr_assert_eq(lfr_timer_arm(a, 200 * MS, 0), 0);
+	cr_assert_eq(lfr_timer_arm(b, 3600000 * MS, 0), 0); /* an hour */
+	cr_assert_eq(lfr_timer_arm(a, 600 * MS, 0), 0);     /* reset: later */
+	cr_assert_eq(lfr_timer_arm(b, 10 * MS, 0), 0);      /* reset: sooner */
+	cr_assert(WAIT_FOR(atomic_load(&soon.wakes) == 1, 10000));
+	cr_assert(is_ready(b));
+	cr_assert(WAIT_FOR(atomic_load(&late.wakes) == 1, 10000));
+	cr_assert_geq(atomic_load(&late.woke_at), t0 + 600 * MS,
+		      "the reset timer fired at its old deadline");
+	cr_assert(is_ready(a));
+	/* a reset of a fired timer makes it wait again */
+	cr_assert_eq(lfr_timer_arm(a, 3600000 * MS, 0), 0);
+	cr_assert(!is_ready(a));
+	lfr_timer_free(a);
+	lfr_timer_free(b);
+	lfr_reactor_free(r);
+}
+
+Test(timer, a_cancelled_timer_never_fires_and_a_later_arm_wakes_the_task)
+{
+	static struct rec rc;
+	struct lfr_waker w = rec_clone(&rc);
+	struct lfr_timer *t;
+	struct lfr_reactor *r;
+
+	cr_assert_eq(lfr_reactor_new(NULL, &r), 0);
+	cr_assert_eq(lfr_timer_new(r, &t), 0);
+	cr_assert_eq(lfr_timer_cancel(t), 0, "never armed");
+	poll_pending(t, &w);
+	cr_assert_eq(lfr_timer_arm(t, 200 * MS, 0), 0);
+	cr_assert_eq(lfr_timer_cancel(t), 1, "armed, not fired: cancelled");
+	cr_assert_eq(lfr_timer_cancel(t), 0);
+	sleep_ms(400);
+	cr_assert_eq(atomic_load(&rc.wakes), 0, "a cancelled timer fired");
+	cr_assert(!is_ready(t));
+	/* the waker stayed: arming again wakes it when the time comes */
+	poll_pending(t, &w);
+	cr_assert_eq(lfr_timer_arm(t, 10 * MS, 0), 0);
+	cr_assert(WAIT_FOR(atomic_load(&rc.wakes) == 1, 10000));
+	cr_assert(is_ready(t));
+	cr_assert_eq(lfr_timer_cancel(t), 0, "fired: nothing to cancel");
+	cr_assert(!is_ready(t), "cancelled: not ready any more");
+	lfr_timer_free(t);
+	lfr_reactor_free(r);
+}
+
+Test(timer, a_zero_delay_and_a_past_deadline_are_ready_at_once_without_a_system_call)
+{
+	static struct rec rc;
+	struct lfr_waker w = rec_clone(&rc);
+	struct lfr_sleep *s;
+	struct lfr_timer *t;
+	struct lfr_reactor *r;
+	unsigned long calls;
+	int err = 1;
+
+	cr_assert_eq(lfr_reactor_new(NULL, &r), 0);
+	cr_assert_eq(lfr_timer_new(r, &t), 0); /* makes the structure */
+	calls = settimes();
+	cr_assert_eq(lfr_timer_arm(t, 0, 0), 0);
+	cr_assert(is_ready(t));
+	cr_assert_eq(lfr_timer_arm(t, lfr_timer_now() - 1000, LFR_TIMER_DEADLINE),
+		     0);
+	cr_assert(is_ready(t));
+	cr_assert_eq(lfr_timer_arm(t, 1, LFR_TIMER_DEADLINE), 0);
+	cr_assert(is_ready(t));
+	/* a task waiting on it is woken by the arm itself */
+	cr_assert_eq(lfr_timer_cancel(t), 0);
+	poll_pending(t, &w);
+	cr_assert_eq(lfr_timer_arm(t, 0, 0), 0);
+	cr_assert_eq(atomic_load(&rc.wakes), 1);
+	cr_assert_eq(lfr_sleep_new(r, 0, &s), 0);
+	cr_assert_eq(lfr_sleep_poll(s, &w, &err), LFR_READY);
+	cr_assert_eq(err, 0);
+	cr_assert_eq(settimes(), calls, "the timerfd was set");
+	lfr_sleep_free(s);
+	lfr_timer_free(t);
+	lfr_reactor_free(r);
+}
+
+Test(timer, arming_resetting_and_cancelling_later_timers_make_no_system_call)
+{
+	enum { N = 1000 };
+	static struct lfr_timer *t[N];
+	struct lfr_timer *first, *sooner;
+	struct lfr_reactor *r;
+	unsigned long calls;
+	int i;
+
+	cr_assert_eq(lfr_reactor_new(NULL, &r), 0);
+	cr_assert_eq(lfr_timer_new(r, &first), 0);
+	calls = settimes();
+	cr_assert_eq(lfr_timer_arm(first, 10000 * MS, 0), 0);
+	cr_assert_eq(settimes(), calls + 1, "the first deadline sets the timerfd");
+	for (i = 0; i < N; i++) {
+		cr_assert_eq(lfr_timer_new(r, &t[i]), 0);
+		cr_assert_eq(lfr_timer_arm(t[i], (20000 + (uint64_t)i) * MS, 0),
+			     0);
+	}
+	for (i = 0; i < N; i++) /* resets */
+		cr_assert_eq(lfr_timer_arm(t[i], (30000 + (uint64_t)i) * MS, 0),
+			     0);
+	for (i = 0; i < N; i += 2)
+		cr_assert_eq(lfr_timer_cancel(t[i]), 1);
+	/* the earliest pushed back or cancelled: the timerfd stays early */
+	cr_assert_eq(lfr_timer_arm(first, 40000 * MS, 0), 0);
+	cr_assert_eq(lfr_timer_cancel(first), 1);
+	cr_assert_eq(settimes(), calls + 1, "%lu timerfd_settime calls",
+		     settimes() - calls);
+	/* a new earliest deadline: one call */
+	cr_assert_eq(lfr_timer_new(r, &sooner), 0);
+	cr_assert_eq(lfr_timer_arm(sooner, 5000 * MS, 0), 0);
+	cr_assert_eq(settimes(), calls + 2);
+	for (i = 0; i < N; i++)
+		lfr_timer_free(t[i]);
+	lfr_timer_free(first);
+	lfr_timer_free(sooner);
+	lfr_reactor_free(r);
+}
+
+Test(timer, a_hundred_thousand_live_timers_fire_and_the_cancelled_ones_do_not)
+{
+	enum { N = 100000 };
+	static struct lfr_timer *t[N];
+	static bool cancelled[N];
+	static struct counting_waker cw;
+	struct lfr_waker w;
+	struct lfr_reactor *r;
+	unsigned long calls;
+	uint64_t base;
+	int i, fds, err, ncancelled = 0;
+
+	cw_init(&cw);
+	w = cw_waker(&cw);
+	cr_assert_eq(lfr_reactor_new(NULL, &r), 0);
+	fds = count_dir("/proc/self/fd");
+	cr_assert_eq(lfr_timer_new(r, &t[0]), 0); /* the structure: one fd */
+	calls = settimes();
+	srand(11);
+	base = lfr_timer_now();
+	for (i = 0; i < N; i++) {
+		if (i)
+			cr_assert_eq(lfr_timer_new(r, &t[i]), 0);
+		poll_pending(t[i], &w);
+		/* random deadlines 1-1.5 s from the start */
+		cr_assert_eq(lfr_timer_arm(t[i], base + (1000 + (uint64_t)(rand() %
+								    500)) * MS,
+					   LFR_TIMER_DEADLINE), 0);
+	}
+	/* every other one; on a slow machine one may have fired already */
+	for (i = 1; i < N; i += 2) {
+		cancelled[i] = lfr_timer_cancel(t[i]) == 1;
+		ncancelled += cancelled[i];
+	}
+	/* a new earliest deadline now and then, not per timer */
+	cr_assert_lt(settimes() - calls, 200, "%lu timerfd_settime calls",
+		     settimes() - calls);
+	cr_assert_eq(count_dir("/proc/self/fd"), fds + 1, "one fd in all");
+	cr_assert_eq(stats_of(r).registrations, 1);
+	cr_assert(WAIT_FOR(cw_wakes(&cw) >= N - ncancelled, 30000),
+		  "%d of %d fired", cw_wakes(&cw), N - ncancelled);
+	sleep_ms(50);
+	cr_assert_eq(cw_wakes(&cw), N - ncancelled, "a cancelled timer fired");
+	for (i = 0; i < N; i++) {
+		enum lfr_poll p = lfr_timer_poll(t[i], &w, &err);
+
+		cr_assert_eq(p, cancelled[i] ? LFR_PENDING : LFR_READY);
+		cr_assert_eq(err, 0);
+		lfr_timer_free(t[i]);
+	}
+	cr_assert_eq(atomic_load(&cw.misuse), 0);
+	cr_assert_eq(atomic_load(&cw.refs), 1, "every clone dropped");
+	lfr_reactor_free(r);
+}
+
+/* each thread arms, resets and cancels timers of its own on one reactor
+ * while the poller fires them */
+struct armer {
+	struct lfr_reactor *r;
+	struct counting_waker *cw;
+	unsigned seed;
+};
+
+enum { ARMERS = 4, PER_ARMER = 2000 };
+
+static void *armer_main(void *arg)
+{
+	struct armer *a = arg;
+	struct lfr_waker w = cw_waker(a->cw);
+	struct lfr_timer **t = calloc(PER_ARMER, sizeof(*t));
+	int i, err, left;
+
+	for (i = 0; i < PER_ARMER; i++) {
+		if (lfr_timer_new(a->r, &t[i]) ||
+		    lfr_timer_poll(t[i], &w, &err) != LFR_PENDING)
+			abort();
+		lfr_timer_arm(t[i], (uint64_t)(rand_r(&a->seed) % 20) * MS, 0);
+		if (i % 3 == 0) /* a reset */
+			lfr_timer_arm(t[i], (uint64_t)(rand_r(&a->seed) % 20) * MS, 0);
+		if (i % 7 == 0) { /* cancel and arm again */
+			lfr_timer_cancel(t[i]);
+			lfr_timer_arm(t[i], MS, 0);
+		}
+	}
+	do { /* every one fires */
+		left = 0;
+		for (i = 0; i < PER_ARMER; i++)
+			if (lfr_timer_poll(t[i], &w, &err) != LFR_READY || err)
+				left++;
+		if (left)
+			sleep_ms(5);
+	} while (left);
+	for (i = 0; i < PER_ARMER; i++)
+		lfr_timer_free(t[i]);
+	free(t);
+	return NULL;
+}
+
+Test(timer, timers_armed_reset_and_cancelled_from_many_threads_all_fire_and_keep_no_waker)
+{
+	static struct counting_waker cw;
+	struct armer a[ARMERS];
+	pthread_t th[ARMERS];
+	struct lfr_reactor *r;
+	int i;
+
+	cw_init(&cw);
+	cr_assert_eq(lfr_reactor_new(NULL, &r), 0);
+	for (i = 0; i < ARMERS; i++) {
+		a[i] = (struct armer){ r, &cw, (unsigned)i + 1 };
+		cr_assert_eq(pthread_create(&th[i], NULL, armer_main, &a[i]), 0);
+	}
+	for (i = 0; i < ARMERS; i++)
+		pthread_join(th[i], NULL);
+	/* every timer fired (the threads polled until each was ready) and
+	 * each clone of the waker was woken or dropped exactly once */
+	cr_assert_gt(cw_wakes(&cw), 0);
+	cr_assert_eq(atomic_load(&cw.misuse), 0);
+	cr_assert_eq(atomic_load(&cw.refs), 1, "every clone dropped");
+	lfr_reactor_free(r);
+}
+
+Test(timer, after_shutdown_a_waiting_timer_reports_eshutdown_and_a_fired_one_ready)
+{
+	struct lfr_waker w = lfr_waker_noop();
+	struct lfr_timer *waiting, *fired, *t = NULL;
+	struct lfr_reactor *r;
+	int err = 1;
+
+	cr_assert_eq(lfr_reactor_new(NULL, &r), 0);
+	cr_assert_eq(lfr_timer_new(r, &waiting), 0);
+	cr_assert_eq(lfr_timer_new(r, &fired), 0);
+	cr_assert_eq(lfr_timer_arm(waiting, 60000 * MS, 0), 0);
+	cr_assert_eq(lfr_timer_arm(fired, 0, 0), 0);
+	poll_pending(waiting, &w);
+	cr_assert_eq(lfr_reactor_shutdown(r), 0);
+	cr_assert_eq(lfr_timer_poll(waiting, &w, &err), LFR_READY);
+	cr_assert_eq(err, -ESHUTDOWN, "got %s", lfr_strerror(err));
+	cr_assert_eq(lfr_timer_poll(fired, &w, &err), LFR_READY);
+	cr_assert_eq(err, 0, "it fired before the shutdown");
+	cr_assert_eq(lfr_timer_new(r, &t), -ESHUTDOWN);
+	cr_assert_null(t);
+	lfr_timer_free(waiting);
+	lfr_timer_free(fired);
+	lfr_reactor_free(r);
+}
+
+Test(timer, errors_are_clean)
+{
+	struct lfr_waker w = lfr_waker_noop();
+	struct lfr_timer *t = NULL;
+	struct lfr_reactor *r;
+	int err = 1;
+
+	cr_assert_eq(lfr_timer_new(NULL, &t), -EINVAL);
+	cr_assert_null(t);
+	cr_assert_eq(lfr_timer_arm(NULL, 1, 0), -EINVAL);
+	cr_assert_eq(lfr_timer_cancel(NULL), -EINVAL);
+	cr_assert_eq(lfr_timer_poll(NULL, &w, &err), LFR_READY);
+	cr_assert_eq(err, -EINVAL);
+	cr_assert_eq(lfr_timer_poll(NULL, &w, NULL), LFR_READY);
+	lfr_timer_free(NULL);
+	cr_assert_eq(lfr_reactor_new(NULL, &r), 0);
+	cr_assert_eq(lfr_timer_new(r, NULL), -EINVAL);
+	cr_assert_eq(lfr_timer_new(r, &t), 0);
+	cr_assert_eq(lfr_timer_arm(t, 1, 1u << 5), -EINVAL);
+	cr_assert_eq(lfr_timer_poll(t, NULL, &err), LFR_READY, "NULL waker");
+	cr_assert_eq(err, -EINVAL);
+	cr_assert_eq(lfr_timer_poll(t, &w, NULL), LFR_READY);
+	/* a delay that overflows the clock is "never", not "now" */
+	cr_assert_eq(lfr_timer_arm(t, UINT64_MAX, 0), 0);
+	cr_assert(!is_ready(t));
+	lfr_timer_free(t);
+	lfr_reactor_free(r);
+}
+
+/* A child with RLIMIT_NOFILE just above the fds it has open runs many
+ * sleeps at once on one executor: with an fd per sleep they could not
+ * all exist.  Exit status 0 when every sleep finished. */
+struct napper {
+	struct lfr_reactor *r;
+	struct lfr_sleep *s;
+	int *done;
+};
+
+static enum lfr_poll napper_poll(void *state, const struct lfr_waker *w)
+{
+	struct napper *n = state;
+	int err;
+
+	if (lfr_sleep_poll(n->s, w, &err) == LFR_PENDING)
+		return LFR_PENDING;
+	if (err)
+		_exit(3);
+	lfr_sleep_free(n->s);
+	n->s = NULL;
+	++*n->done;
+	return LFR_READY;
+}
+
+struct nappers_done {
+	int *done, n;
+};
+
+static enum lfr_poll nappers_done_poll(void *state, const struct lfr_waker *w)
+{
+	struct nappers_done *d = state;
+
+	if (*d->done == d->n)
+		return LFR_READY;
+	lfr_waker_wake_by_ref(w);
+	return LFR_PENDING;
+}
+
+static long highest_fd(void)
+{
+	struct dirent *e;
+	DIR *d = opendir("/proc/self/fd");
+	long high = 0;
+
+	if (!d)
+		return 1024;
+	while ((e = readdir(d)))
+		if (atol(e->d_name) > high)
+			high = atol(e->d_name);
+	closedir(d);
+	return high;
+}
+
+static int run_sleeps_with_few_fds(int n)
+{
+	struct napper *naps = calloc((size_t)n, sizeof(*naps));
+	struct lfr_executor *ex;
+	struct lfr_reactor *r;
+	struct rlimit low;
+	int done = 0, i;
+	struct nappers_done all = { &done, n };
+
+	if (lfr_reactor_new(NULL, &r) || lfr_executor_new(&ex))
+		return 1;
+	/* room for four more fds: the timer structure's timerfd fits, an fd
+	 * per sleep would not */
+	low.rlim_cur = low.rlim_max = (rlim_t)highest_fd() + 1 + 4;
+	if (setrlimit(RLIMIT_NOFILE, &low))
+		return 1;
+	for (i = 0; i < n; i++) {
+		naps[i].r = r;
+		naps[i].done = &done;
+		if (lfr_sleep_new(r, 1 + (uint64_t)(i % 50), &naps[i].s))
+			return 2;
+		if (lfr_executor_spawn(ex, napper_poll, NULL, &naps[i]))
+			return 1;
+	}
+	if (lfr_executor_block_on(ex, nappers_done_poll, &all))
+		return 1;
+	lfr_executor_free(ex);
+	lfr_reactor_free(r);
+	free(naps);
+	return done == n ? 0 : 4;
+}
+
+Test(timer, a_thousand_sleeps_run_under_an_fd_limit_of_a_few)
+{
+	int status;
+	pid_t pid = fork();
+
+	cr_assert_geq(pid, 0);
+	if (pid == 0)
+		_exit(run_sleeps_with_few_fds(1000));
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status), "the child died");
+	cr_assert_eq(WEXITSTATUS(status), 0,
+		     "exit %d (2: a sleep could not be made)",
+		     WEXITSTATUS(status));
+}
+
+/* the timerfd could only refuse if it was closed behind the reactor's
+ * back: then the arm fails and leaves the timer disarmed, not armed for a
+ * wake that cannot come */
+Test(timer, an_arm_the_timerfd_refuses_fails_and_leaves_the_timer_disarmed)
+{
+	struct lfr_timer *t, *later;
+	struct lfr_reactor *r;
+
+	cr_assert_eq(lfr_reactor_new(NULL, &r), 0);
+	cr_assert_eq(lfr_timer_new(r, &t), 0);
+	cr_assert_eq(lfr_timer_new(r, &later), 0);
+	lfr__hooks.fail_sys_after[LFR__SYS_TIMERFD_SETTIME] = 0;
+	lfr__hooks.fail_sys_errno[LFR__SYS_TIMERFD_SETTIME] = EBADF;
+	cr_assert_eq(lfr_timer_arm(t, 60000 * MS, 0), -EBADF);
+	cr_assert_eq(lfr_timer_cancel(t), 0, "it was left disarmed");
+	cr_assert(!is_ready(t));
+	lfr__hooks.fail_sys_errno[LFR__SYS_TIMERFD_SETTIME] = 0;
+	/* the next arm sets the timerfd again and works */
+	cr_assert_eq(lfr_timer_arm(t, 60000 * MS, 0), 0);
+	cr_assert_eq(lfr_timer_arm(later, 70000 * MS, 0), 0);
+	cr_assert_eq(lfr_timer_cancel(t), 1);
+	cr_assert_eq(lfr_timer_cancel(later), 1);
+	lfr_timer_free(t);
+	lfr_timer_free(later);
+	lfr_reactor_free(r);
+}
