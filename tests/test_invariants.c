@@ -724,7 +724,10 @@ Test(lifecycle, a_repeated_shutdown_returns_only_when_no_poller_wakes_anything)
 	cr_assert(WAIT_FOR(atomic_load(&slow_started), 5000));
 	/* the first shutdown joins a poller busy in a 300 ms wake */
 	pthread_create(&first, NULL, shut_down, x);
-	sleep_ms(50);
+	/* the first shutdown has begun once calls see -ESHUTDOWN (an id
+	 * never registered gives -ENOENT before) */
+	cr_assert(WAIT_FOR(lfr_reactor_deregister(x, q[0], id + 1000) ==
+			   -ESHUTDOWN, 5000));
 	cr_assert_eq(lfr_reactor_shutdown(x), -ESHUTDOWN);
 	cr_assert(atomic_load(&slow_finished),
 		  "the repeated shutdown returned while a poller still woke");
