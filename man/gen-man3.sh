@@ -28,6 +28,9 @@
 # written under each name (a copy rather than a .so link, which mandoc and
 # some man(1)s handle badly).
 #
+# TYPES shows the named structs and enums and the typedefs of the headers
+# that the prototypes use (and those these use), each with its comment.
+#
 # A declaration whose comment does not start with "its_name - " gets no
 # page; the name goes to stderr, and tests/check-man.sh, which wants a page
 # for every exported function, fails on it.
@@ -170,7 +173,55 @@ incomment {
 	next
 }
 
+# the types a page shows: named structs and enums, and typedefs
+intype {
+	tdef[tkey] = tdef[tkey] "\n" $0
+	if (/^}/)
+		intype = 0
+	next
+}
+
+/^(struct|enum) lfr_[A-Za-z0-9_]+ \{/ {
+	tkey = $1 " " $2
+	newtype()
+	if (!/}/)
+		intype = 1
+	next
+}
+
+/^typedef .*;/ {
+	if (match($0, /\(\*[A-Za-z0-9_]+\)/))
+		tkey = substr($0, RSTART + 2, RLENGTH - 3)
+	else {
+		tkey = $0
+		sub(/;.*/, "", tkey)
+		sub(/.*[ *]/, "", tkey)
+	}
+	newtype()
+	next
+}
+
 { group = 0; hascomment = 0 }
+
+function newtype() {
+	tdef[tkey] = $0
+	tcomm[tkey] = hascomment ? ncomment : 0
+	group = 0
+	hascomment = 0
+}
+
+# the types text refers to, in order, each once, after those in seen
+function type_refs(src, list,    t) {
+	while (match(src, /(struct |enum )?lfr_[A-Za-z0-9_]+/)) {
+		t = substr(src, RSTART, RLENGTH)
+		src = substr(src, RSTART + RLENGTH)
+		sub(/ /, "\034", t)
+		if (!(t in tdef) || (" " list " ") ~ (" " t " "))
+			continue
+		list = list " " t
+	}
+	return list
+}
 
 function enddecl(    d, n) {
 	d = decl[ndecl]
@@ -325,7 +376,15 @@ function first_sentence(s,    k) {
 }
 
 END {
-	nsec = split("DESCRIPTION|RETURN VALUE|THREADS|BLOCKING|ORDERING", secs, "|")
+	# a type key "struct x" is kept as "struct\034x" in lists split at " "
+	for (t in tdef)
+		if (t ~ / /) {
+			u = t
+			sub(/ /, "\034", u)
+			tdef[u] = tdef[t]
+			tcomm[u] = tcomm[t]
+		}
+	nsec = split("DESCRIPTION|RETURN VALUE|THREADS|BLOCKING|ORDERING|TYPES", secs, "|")
 	for (d = 1; d <= ndecl; d++)
 		if (!dgroup[d])
 			printf "%s: %s has no comment: no page\n", dheader[d], dname[d] > "/dev/stderr"
@@ -344,6 +403,32 @@ END {
 		}
 		summary = summary_of(g, first)
 		split_comment(g)
+		# the types of the prototypes, and the types those refer to
+		types = ""
+		for (k = 1; k in ds; k++)
+			types = type_refs(decl[ds[k]], types)
+		nt = split(types, tl, " ")
+		for (k = 1; k <= nt; k++)
+			types = type_refs(tdef[tl[k]], types)
+		nt = split(types, tl, " ")
+		for (k = 1; k <= nt; k++) {
+			if (k > 1)
+				add("TYPES", "")
+			c = tcomm[tl[k]]
+			for (i = 1; c && i <= clen[c]; i++)
+				add("TYPES", cline[c, i])
+			if (c)
+				add("TYPES", "")
+			n = split(tdef[tl[k]], tlines, "\n")
+			for (i = 1; i <= n; i++) {
+				l = tlines[i]
+				while (sub(/^    /, "\t", l))
+					;
+				while (match(l, /^\t+/))
+					l = sprintf("%" (4 * RLENGTH) "s", "") substr(l, RLENGTH + 1)
+				add("TYPES", "    " l)
+			}
+		}
 		f = out "/" first ".3"
 		names = first
 		for (k = 2; k in ds; k++)

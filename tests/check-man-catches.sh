@@ -32,6 +32,11 @@ echo "ok: an exported function without a page fails the check"
 # 2. and 3. a header with a new, well-formed function and a badly
 # commented one
 cat >"$tmp/new.h" <<'H'
+/* what a frob holds */
+struct lfr_frob {
+	int knobs; /* how many */
+};
+
 /*
  * lfr_frob_new - make a frob.
  * Returns 0, or -ENOMEM.
@@ -49,6 +54,8 @@ grep -q '^\.SH RETURN VALUE' "$tmp/man/man3/lfr_frob_new.3" ||
 	fail "lfr_frob_new's page has no RETURN VALUE"
 grep -q '^\.SH THREADS' "$tmp/man/man3/lfr_frob_new.3" ||
 	fail "lfr_frob_new's page has no THREADS"
+grep -q '^struct lfr_frob {' "$tmp/man/man3/lfr_frob_new.3" ||
+	fail "lfr_frob_new's page does not show struct lfr_frob"
 [ ! -e "$tmp/man/man3/lfr_frob_free.3" ] || fail "a page from a bad comment"
 grep -q 'lfr_frob_free' "$tmp/gen.err" || fail "no message for lfr_frob_free"
 printf 'lfr_frob_new\nlfr_frob_free\n' >"$tmp/frob-exports"
