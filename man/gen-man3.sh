@@ -269,11 +269,16 @@ function summary_of(g, first,    c, i, l, s) {
 
 # the comment of group g split into sections; a "name - " line starts a
 # paragraph of the description
-function split_comment(g,    c, i, l, sec, kw, nm) {
+function split_comment(g,    c, i, l, sec, kw, nm, cap) {
 	c = gcomment[g]
 	sec = "DESCRIPTION"
+	cap = 0
 	for (i = 1; i <= clen[c]; i++) {
 		l = cline[c, i]
+		# a keyword at the end of the line above: this line starts it
+		if (cap && l != "")
+			l = toupper(substr(l, 1, 1)) substr(l, 2)
+		cap = 0
 		if (l ~ /^[A-Za-z_][A-Za-z0-9_]* - /) {
 			nm = l
 			sub(/ - .*/, "", nm)
@@ -293,6 +298,7 @@ function split_comment(g,    c, i, l, sec, kw, nm) {
 				if (kw ~ /:$/) {
 					l = trim(substr(l, RLENGTH + 1))
 					l = toupper(substr(l, 1, 1)) substr(l, 2)
+					cap = (l == "")
 				}
 				if (l == "" || !match(l, /[.)] +(Returns|Errors|Threads:|Blocks:|Ordering:)/))
 					break

@@ -222,7 +222,8 @@ LFR_EXTERN lfr_id lfr_reactor_next_id(struct lfr_reactor *reactor);
  *  -EBADF   fd is negative or not open
  *  -EPERM   fd does not support epoll (a regular file or directory)
  *  -ENOMEM  out of memory (also growing the reactor's table of fd owners,
- *           an array indexed by fd);  -ENOSPC  the user's epoll watch limit
+ *           an array indexed by fd)
+ *  -ENOSPC  the user's epoll watch limit
  *  -ESHUTDOWN  the reactor was shut down
  * Registering an id that was deregistered before is a caller error the
  * library cannot always detect; it would let a stale event reach the new
