@@ -12,7 +12,7 @@
 top_builddir=${top_builddir:-.}
 srcdir=${srcdir:-$(dirname "$0")/..}
 mandir=${LFR_MAN_DIR:-$top_builddir/man}
-man7=${LFR_MAN7:-$srcdir/man/lfreactor.7}
+man7=${LFR_MAN7:-$top_builddir/man/lfreactor.7}
 
 if [ -n "${LFR_EXPORTS:-}" ]; then
 	names=$(cat "$LFR_EXPORTS")
