@@ -5,7 +5,8 @@
 #  - an exported function without a page fails the check;
 #  - a new declaration with a well-formed comment gets its page;
 #  - one whose comment is not in the "name - summary" shape gets none,
-#    with a message, and so fails the check.
+#    with a message, and so fails the check;
+#  - a page that does not pass mandoc -T lint fails the check.
 set -u
 top_builddir=${top_builddir:-.}
 srcdir=${srcdir:-$(dirname "$0")/..}
@@ -66,3 +67,19 @@ fi
 grep -q 'without a man page: lfr_frob_free$' "$tmp/out3" ||
 	{ cat "$tmp/out3"; fail "the check did not name lfr_frob_free"; }
 echo "ok: a new function gets its page; a badly commented one fails the check"
+
+# 4. a page mandoc finds fault with fails the check (where mandoc is)
+if command -v mandoc >/dev/null 2>&1; then
+	mkdir -p "$tmp/bad/man3"
+	cp "$tmp/man/man3/lfr_frob_new.3" "$tmp/bad/man3/"
+	printf '.BOGUS macro\n' >>"$tmp/bad/man3/lfr_frob_new.3"
+	echo lfr_frob_new >"$tmp/one-export"
+	if LFR_EXPORTS="$tmp/one-export" LFR_MAN_DIR="$tmp/bad" \
+		$SHELL "$srcdir/tests/check-man.sh" >"$tmp/out4" 2>&1; then
+		cat "$tmp/out4"; fail "the check passed a page with an unknown macro"
+	fi
+	grep -q 'BOGUS' "$tmp/out4" || { cat "$tmp/out4"; fail "no lint message"; }
+	echo "ok: a page that does not lint fails the check"
+else
+	echo "mandoc not found: the lint's failure was not tried"
+fi

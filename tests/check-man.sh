@@ -8,7 +8,8 @@
 # LFR_EXPORTS: a file with the exported names, one a line (default: the
 # dynamic symbols of .libs/liblfreactor.so, as tests/check-exports.sh reads
 # them); LFR_MAN_DIR: the directory holding man3/ (default man/ of the
-# build tree).  tests/check-man-catches.sh runs this with both changed.
+# build tree); MANDOC: the linter (default mandoc).
+# tests/check-man-catches.sh runs this with the first two changed.
 top_builddir=${top_builddir:-.}
 srcdir=${srcdir:-$(dirname "$0")/..}
 mandir=${LFR_MAN_DIR:-$top_builddir/man}
@@ -37,13 +38,14 @@ if [ -n "$missing" ]; then
 fi
 echo "man pages ok: $n exported functions, each with its page"
 
-if ! command -v mandoc >/dev/null 2>&1; then
-	echo "mandoc not found: the pages were not linted (Debian: apt-get install mandoc)"
+mandoc=${MANDOC:-mandoc}
+if ! command -v "$mandoc" >/dev/null 2>&1; then
+	echo "$mandoc not found: the pages were not linted (Debian: apt-get install mandoc)"
 	exit 0
 fi
 # from the directory above man3/, as man(1) reads pages
-out=$(cd "$mandir" && mandoc -T lint -W style man3/*.3 2>&1) || true
-out7=$(mandoc -T lint -W style "$man7" 2>&1) || true
+out=$(cd "$mandir" && "$mandoc" -T lint -W style man3/*.3 2>&1) || true
+out7=$("$mandoc" -T lint -W style "$man7" 2>&1) || true
 if [ -n "$out$out7" ]; then
 	printf '%s\n' "$out" "$out7" | sed '/^$/d'
 	echo "mandoc -T lint found the problems above"
