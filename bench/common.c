@@ -572,8 +572,8 @@ void plot(const struct bench_opts *o, const char *name, const char *script)
 	fprintf(f, "FILE = '%s/%s.csv'\n"
 		   "set terminal pngcairo size 1400,860 noenhanced font ',10'\n"
 		   "set output '%s/%s.png'\nset datafile separator ','\n"
-		   "set key top left font ',9' opaque\nset grid\nset xtics 1\n"
-		   "set offsets 0.2,0.2,0,0\n%s",
+		   "set key outside right top vertical font ',9'\nset grid\n"
+		   "set offsets 0,0,graph 0.05,0\n%s",
 		o->outdir, name, o->outdir, name, script);
 	fclose(f);
 	printf("\ncsv: %s/%s.csv\n", o->outdir, name);

@@ -362,21 +362,30 @@ static void table_cells(struct table *t, int row, int c,
 		const struct bench_metric *me = &s->metrics[m];
 		const struct bench_spread *st = &p->st[d][m];
 		double r = 0;
-		bool ok;
+		bool ok, none;
 
 		if (!metric_in(me, w))
 			continue;
-		put(t, row, c++, "%.*f", me->decimals, st->med / me->scale);
-		if (show_spread(sw, me))
-			put(t, row, c++, "(%.*f-%.*f)", me->decimals,
+		/* nothing was counted: "-", no spread, no ratios */
+		none = (me->flags & BENCH_SWEPT) && p->threads == 0;
+		if (none)
+			put(t, row, c++, "-");
+		else
+			put(t, row, c++, "%.*f", me->decimals,
+			    st->med / me->scale);
+		if (show_spread(sw, me) && !none)
+			put(t, row, c, "(%.*f-%.*f)", me->decimals,
 			    st->min / me->scale, me->decimals,
 			    st->max / me->scale);
+		if (show_spread(sw, me))
+			c++;
 		if (me->flags & BENCH_RATIO) {
-			ok = point_ratio(p, d, sw->baseline, m, &r);
+			ok = !none && point_ratio(p, d, sw->baseline, m, &r);
 			put_ratio(t, row, c++, ok, r);
 		}
 		if ((me->flags & BENCH_RATIO) && sw->reference >= 0) {
-			ok = point_ratio(p, d, sw->reference, m, &r);
+			ok = !none &&
+			     point_ratio(p, d, sw->reference, m, &r);
 			put_ratio(t, row, c++, ok, r);
 		}
 		if (has_solo(sw, me, w)) {
@@ -481,7 +490,18 @@ static int csv_column(const struct sweep *sw, int m, bool solo)
 struct extent {
 	int n;
 	double xlo, xhi, ylo, yhi; /* y as plotted: value / scale */
+	int nx;                    /* the thread counts drawn, once each */
+	int xs[BENCH_MAX_POINTS + 1];
 };
+
+static void add_x(struct extent *e, int x)
+{
+	for (int i = 0; i < e->nx; i++)
+		if (e->xs[i] == x)
+			return;
+	if (e->nx < BENCH_MAX_POINTS + 1)
+		e->xs[e->nx++] = x;
+}
 
 /* adds design d's drawable points in panel pa to *e; returns how many */
 static int curve_extent(const struct sweep *sw, const struct bench_panel *pa,
@@ -503,6 +523,7 @@ static int curve_extent(const struct sweep *sw, const struct bench_panel *pa,
 		v /= pa->scale > 0 ? pa->scale : 1;
 		if (pa->logy && !(v > 0))
 			continue; /* log scale: undefined */
+		add_x(e, p->threads);
 		if (!e->n++) {
 			e->xlo = e->xhi = x;
 			e->ylo = e->yhi = v;
@@ -529,15 +550,22 @@ static bool panel_extent(const struct sweep *sw, const struct bench_panel *pa,
 	return e->n > 0;
 }
 
-/* ranges gnuplot would find empty (one thread count, one value) are
- * widened here rather than by gnuplot with a warning */
+/* the x axis spans the thread counts drawn, a little wider so that the
+ * end points are not on the frame, with a tic at each count and none
+ * between; y ranges gnuplot would find empty (one value) are widened here
+ * rather than by gnuplot with a warning */
 static void panel_ranges(FILE *f, const struct bench_panel *pa,
 			 const struct extent *e)
 {
-	if (e->xlo == e->xhi)
-		fprintf(f, "set xrange [%g:%g]\n", e->xlo - 1, e->xhi + 1);
-	else
-		fprintf(f, "set xrange [*:*]\n");
+	double pad = (e->xhi - e->xlo) / 20;
+
+	if (pad < 0.5)
+		pad = 0.5;
+	fprintf(f, "set xrange [%g:%g]\nset xtics (", e->xlo - pad,
+		e->xhi + pad);
+	for (int i = 0; i < e->nx; i++)
+		fprintf(f, "%s%d", i ? ", " : "", e->xs[i]);
+	fprintf(f, ")\n");
 	if (pa->yrange)
 		fprintf(f, "set yrange %s\n", pa->yrange);
 	else if (pa->logy && e->ylo == e->yhi)
@@ -630,10 +658,13 @@ void bench_sweep(const struct bench_spec *s, const struct bench_opts *o)
 	bench_machine_start(&sw.m);
 	bench_print_command(stdout, o->argc, o->argv);
 	printf("%s: %s\n", s->program, s->describe);
-	printf("%.3g s per run, median of %d run%s per point with the min-max; "
-	       "each repeat runs every design once, in an order rotated each "
-	       "repeat\n",
-	       o->seconds, o->repeat, o->repeat == 1 ? "" : "s");
+	if (o->repeat == 1)
+		printf("%.3g s per run, one run per point (no median, no "
+		       "spread: a smoke run)\n", o->seconds);
+	else
+		printf("%.3g s per run, median of %d runs per point with the "
+		       "min-max; each repeat runs every design once, in an "
+		       "order rotated each repeat\n", o->seconds, o->repeat);
 	bench_machine_print(stdout, &sw.m);
 	fflush(stdout);
 

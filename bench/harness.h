@@ -31,6 +31,9 @@ enum {
 	/* table and CSV: the median as a fraction of the same design's at 0
 	 * threads; for the workloads swept from 0 */
 	BENCH_SOLO = 1 << 2,
+	/* counts what the swept threads do: at 0 threads there is nothing to
+	 * count, and the table shows "-" rather than a 0 and its ratios */
+	BENCH_SWEPT = 1 << 3,
 };
 
 struct bench_metric {
@@ -38,7 +41,8 @@ struct bench_metric {
 	const char *head;   /* table column */
 	double scale;       /* the table shows value / scale */
 	int decimals;       /* in the table */
-	unsigned flags;     /* BENCH_RATIO | BENCH_SPREAD | BENCH_SOLO */
+	unsigned flags;     /* BENCH_RATIO | BENCH_SPREAD | BENCH_SOLO |
+			     * BENCH_SWEPT */
 	unsigned workloads; /* bit w: measured in workload w; 0: in all */
 };
 

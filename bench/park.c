@@ -218,7 +218,9 @@ int main(int argc, char **argv)
 		.describe = describe,
 		.designs = names,
 		.ndesigns = NDESIGNS,
-		.baseline = "futex-always", /* what the executor had before */
+		/* a FUTEX_WAKE on every unpark after a park: what the
+		 * third state of src/park.h saves */
+		.baseline = "futex-always",
 		.workloads = workloads,
 		.nworkloads = NWORKLOADS,
 		.metrics = metrics,

@@ -221,11 +221,11 @@ static const struct bench_workload workloads[NWORKLOADS] = {
 
 static const struct bench_metric metrics[NMETRICS] = {
 	[SET_PER_S] = { "set_waker_per_s", "M set_waker/s", 1e6, 2,
-			BENCH_RATIO | BENCH_SPREAD, 0 },
+			BENCH_RATIO | BENCH_SPREAD | BENCH_SWEPT, 0 },
 	[LOOKUPS_PER_S] = { "lookups_per_s", "M lookups/s", 1e6, 2,
 			    BENCH_SOLO | BENCH_SPREAD, 0 },
 	[ALLOCS_PER_SET] = { "allocs_per_set_waker", "allocs/set_waker", 1,
-			     2, 0, 0 },
+			     2, BENCH_SWEPT, 0 },
 };
 
 static const struct bench_panel panels[] = {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * delay.c - the seed's delay server and client on lfreactor; see delay.h.
+ * delay.c - the book's delay server and its client on lfreactor; see
+ * delay.h.
  * Every connection and every request is a task: a C state machine whose
  * poll function advances it and returns LFR_PENDING after handing its
  * waker to a leaf future (TCP or timer), which hands it to the reactor.

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * delay.h - the seed's delay server and its "multiple threads" client as
- * functions on lfreactor's executor, TCP and timer futures.  The programs
- * examples/delayserver and examples/seed-runtime are thin mains around
- * them, and tests/test_e2e.c runs both in one process.
+ * delay.h - the delay server and the "multiple threads" client of the Rust
+ * book chapter whose mio-based runtime lfreactor rebuilds in C (the
+ * "seed" of its design), as functions on lfreactor's executor, TCP and
+ * timer futures.  The programs delayserver and seed-runtime are thin mains
+ * around them, and the library's test suite runs both in one process.
  */
 #ifndef LFR_EXAMPLES_DELAY_H
 #define LFR_EXAMPLES_DELAY_H
@@ -57,9 +58,9 @@ struct delay_reply {
 
 struct delay_fetch {
 	int port;
-	int threads;         /* executor threads (the seed: 12) */
+	int threads;         /* executor threads (the book's: 12) */
 	int requests;        /* per thread; request i is GET /<i*unit>/HelloWorld<i> */
-	int unit_ms;         /* the seed: 1000 */
+	int unit_ms;         /* the book's: 1000 */
 	/* called on the executor thread as each reply arrives; may be NULL */
 	void (*on_reply)(const struct delay_reply *reply, void *arg);
 	void *arg;

@@ -5,8 +5,10 @@
  * Registers a set of pipes, lets several "executor" threads set the wakers
  * (each thread owns some pipes and re-arms them every round, as tasks do),
  * fires every pipe from the main thread and prints what was woken.  Then it
- * shows the case the seed's reactor loses: an event that arrives between
- * register and set_waker is recorded and handed to the waker at once.
+ * shows the case a reactor that looks wakers up only when an event comes
+ * loses (epoll is edge-triggered: the event is not reported again): an
+ * event that arrives between register and set_waker is recorded and
+ * handed to the waker at once.
  *
  *   pipe-wakeup [--pipes N] [--threads T] [--rounds R] [--pollers P]
  */

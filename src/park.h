@@ -18,10 +18,14 @@
  * Ordering: everything the unparking thread did before lfr__unpark
  * happens before the owner's return from the lfr__park that consumes its
  * permit (both are sequentially consistent read-modify-writes on the word).
- * A permit given before the park is never lost; permits do not add up.
+ * A permit given before the park is never lost (model/park.pml checks it);
+ * permits do not add up.
  *
- * bench/park measures this against the two-state futex it replaced, an
- * eventfd and Concurrency Kit's event count (bench/README.md).
+ * Why three states: with two (asleep or not), every unpark after a park
+ * must make a FUTEX_WAKE, since it cannot tell a sleeping owner from one
+ * that has already woken; PARKED says when the system call is needed.
+ * bench/park measures this word against a two-state futex, an eventfd and
+ * Concurrency Kit's event count (bench/README.md).
  */
 #ifndef LFR_PARK_H
 #define LFR_PARK_H
@@ -37,7 +41,8 @@
 
 enum { LFR__PARK_EMPTY = 0, LFR__PARK_NOTIFIED = 1, LFR__PARK_PARKED = -1 };
 /* how long lfr__park watches the word before it sleeps: about the cost of
- * a futex sleep and wake-up on the dev VM (bench/park) */
+ * a futex sleep and wake-up as measured on a 2-core VM: an owner woken
+ * within it pays for neither (bench/park compares it with no spin) */
 #define LFR__PARK_SPIN_NS 20000
 
 struct lfr__parker {

@@ -147,11 +147,17 @@ static unsigned ready_bits(uint32_t ev)
 	return bits;
 }
 
+/* the reactor whose poller this thread is, if it is one: shutdown there
+ * would join the calling thread */
+static _Thread_local struct lfr_reactor *my_poller_reactor;
+
 static void *poller_main(void *arg)
 {
 	struct poller *p = arg;
 	struct lfr_reactor *r = p->reactor;
 	bool stop = false;
+
+	my_poller_reactor = r;
 
 	while (!stop) {
 		uint64_t events = 0, wakes = 0, no_waker = 0, stale = 0;
@@ -497,6 +503,8 @@ int lfr_reactor_shutdown(struct lfr_reactor *reactor)
 
 	if (!reactor)
 		return -EINVAL;
+	if (my_poller_reactor == reactor)
+		return -EDEADLK;
 	pthread_mutex_lock(&reactor->shutdown_lock);
 	if (atomic_exchange(&reactor->closed, true))
 		ret = -ESHUTDOWN;

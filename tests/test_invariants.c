@@ -736,6 +736,89 @@ Test(lifecycle, a_repeated_shutdown_returns_only_when_no_poller_wakes_anything)
 	close_pipe(q);
 }
 
+/* a waker that shuts its reactor down, recording what shutdown returned */
+static struct lfr_reactor *shutting;
+static atomic_int shutdown_result = 1;
+static atomic_int shutdown_wakes;
+static struct lfr_waker shutter_clone(void *data);
+static void shutter_wake(void *data)
+{
+	(void)data;
+	atomic_store(&shutdown_result, lfr_reactor_shutdown(shutting));
+	atomic_fetch_add(&shutdown_wakes, 1);
+}
+static void shutter_drop(void *data)
+{
+	(void)data;
+}
+static const struct lfr_waker_vtable shutter_vtable = {
+	shutter_clone, shutter_wake, shutter_wake, shutter_drop,
+};
+static struct lfr_waker shutter_clone(void *data)
+{
+	return (struct lfr_waker){ &shutter_vtable, data };
+}
+
+/* on a poller, shutdown would join the thread calling it: it refuses */
+static void shutdown_from_a_pollers_waker(unsigned pollers)
+{
+	struct lfr_reactor_config cfg;
+	struct lfr_waker w = { &shutter_vtable, NULL };
+	int q[2];
+	lfr_id id;
+
+	lfr_reactor_config_init(&cfg);
+	cfg.pollers = pollers;
+	cr_assert_eq(lfr_reactor_new(&cfg, &shutting), 0);
+	test_pipe(q);
+	id = lfr_reactor_next_id(shutting);
+	cr_assert_eq(lfr_reactor_register(shutting, q[0], LFR_READABLE, id), 0);
+	cr_assert_eq(lfr_reactor_set_waker(shutting, &w, id), 0);
+	fire(q[1]);
+	cr_assert(WAIT_FOR(atomic_load(&shutdown_wakes) == 1, 5000));
+	cr_assert_eq(atomic_load(&shutdown_result), -EDEADLK);
+	/* nothing was done: the reactor still dispatches */
+	drain(q[0]);
+	cr_assert_eq(lfr_reactor_set_waker(shutting, &w, id), 0);
+	fire(q[1]);
+	cr_assert(WAIT_FOR(atomic_load(&shutdown_wakes) == 2, 5000));
+	cr_assert_eq(atomic_load(&shutdown_result), -EDEADLK);
+	cr_assert_eq(lfr_reactor_shutdown(shutting), 0);
+	lfr_reactor_free(shutting);
+	close_pipe(q);
+}
+
+Test(lifecycle, shutdown_from_a_waker_on_the_only_poller_is_edeadlk_and_does_nothing)
+{
+	shutdown_from_a_pollers_waker(1);
+}
+
+Test(lifecycle, shutdown_from_a_waker_on_one_of_four_pollers_is_edeadlk_and_does_nothing)
+{
+	shutdown_from_a_pollers_waker(4);
+}
+
+Test(lifecycle, shutdown_from_a_waker_run_inside_set_waker_shuts_down)
+{
+	struct lfr_waker w = { &shutter_vtable, NULL };
+	int q[2];
+	lfr_id id;
+
+	cr_assert_eq(lfr_reactor_new(NULL, &shutting), 0);
+	test_pipe(q);
+	id = lfr_reactor_next_id(shutting);
+	cr_assert_eq(lfr_reactor_register(shutting, q[0], LFR_READABLE, id), 0);
+	fire(q[1]); /* recorded: no waker yet */
+	cr_assert(WAIT_FOR(stats_of(shutting).no_waker == 1, 5000));
+	/* the recorded event wakes w here, on this thread, inside set_waker */
+	cr_assert_eq(lfr_reactor_set_waker(shutting, &w, id), 0);
+	cr_assert_eq(atomic_load(&shutdown_wakes), 1);
+	cr_assert_eq(atomic_load(&shutdown_result), 0);
+	cr_assert_eq(lfr_reactor_set_waker(shutting, &w, id), -ESHUTDOWN);
+	lfr_reactor_free(shutting);
+	close_pipe(q);
+}
+
 Test(lifecycle, the_library_threads_are_named)
 {
 	struct lfr_reactor_config cfg;

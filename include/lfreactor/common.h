@@ -2,9 +2,10 @@
 /*
  * lfreactor/common.h - export macro, ids, error results.
  *
- * Every int result of the library is 0 on success or a negative errno
- * (-EINVAL, -ENOENT, -EEXIST, -EBADF, -EPERM, -ENOMEM, ...).  Nothing in the
- * library aborts, asserts or exits on a caller's mistake.
+ * Every int result of the library is 0 on success (or, where a function
+ * says so, another non-negative value: a port, an fd) or a negative errno
+ * (-EINVAL, -ENOENT, -EEXIST, -EBADF, -EPERM, -ENOMEM, ...).  Nothing in
+ * the library aborts, asserts or exits on a caller's mistake.
  */
 #ifndef LFREACTOR_COMMON_H
 #define LFREACTOR_COMMON_H

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * lfreactor/executor.h - one executor per thread, as in the seed's runtime:
- * lfr_executor_block_on runs a future to completion on the calling thread,
+ * lfreactor/executor.h - one executor per thread: lfr_executor_block_on
+ * runs a future to completion on the calling thread,
  * polling the tasks spawned onto this executor meanwhile.  A task's waker
  * pushes it onto its executor's ready queue from any thread and unparks the
  * executor's thread.
@@ -16,9 +16,9 @@
  * nothing.  The ready queue is liburcu's wfcqueue (a wake is one exchange
  * and takes no lock); a task is queued at most once however often it is
  * woken before it runs.  Parking is one futex word with a permit: a wake
- * that comes before the park is never lost (model/park.pml), a wake that
- * finds the thread running or still spinning costs one atomic exchange and
- * no system call (bench/park measures it against an eventfd and ck_ec).
+ * that comes before the park is never lost, and a wake that finds the
+ * thread running or still spinning costs one atomic exchange and no system
+ * call.
  */
 #ifndef LFREACTOR_EXECUTOR_H
 #define LFREACTOR_EXECUTOR_H

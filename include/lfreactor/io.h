@@ -182,28 +182,42 @@ LFR_EXTERN void lfr_fd_watch_free(struct lfr_fd_watch *w);
  */
 struct lfr_tcp;
 
-/* starts connecting to addr; the result comes from lfr_tcp_connect_poll.
- * Returns 0, or -EINVAL (NULL argument) and the errors of socket(),
- * connect() (other than EINPROGRESS) and lfr_reactor_register. */
+/*
+ * lfr_tcp_connect - start connecting a new socket to addr; the result
+ * comes from lfr_tcp_connect_poll.
+ * Returns 0 and stores the socket in *out, or -EINVAL (NULL argument) and
+ * the errors of socket(), connect() (other than EINPROGRESS) and
+ * lfr_reactor_register; nothing is left behind on failure.
+ * Threads: any.  Blocks: no.
+ */
 LFR_EXTERN int lfr_tcp_connect(struct lfr_reactor *reactor,
 			       const struct sockaddr *addr, socklen_t len,
 			       struct lfr_tcp **out);
-/* LFR_READY when the connection is made (*err 0) or failed (*err <0);
- * err NULL: LFR_READY, nothing done */
+/*
+ * lfr_tcp_connect_poll - LFR_READY when the connection is made (*err 0)
+ * or failed (*err < 0); otherwise stores waker and returns LFR_PENDING.
+ * err is required: with err NULL nothing is done and LFR_READY comes back.
+ * Threads: one task at a time per socket.  Blocks: no.
+ */
 LFR_EXTERN enum lfr_poll lfr_tcp_connect_poll(struct lfr_tcp *s,
 					      const struct lfr_waker *waker,
 					      int *err);
 
-/* a listening socket on addr (SO_REUSEADDR; backlog as listen(2) takes
- * it; for SO_REUSEPORT and other options see lfr_tcp_listen_opts); port 0
- * picks one, see lfr_tcp_local_port.  A listener holds one fd, the
- * socket, and a timer of the reactor's timer structure (lfreactor/
- * timer.h) that lfr_tcp_accept_poll backs off on, made now because there
- * may be no fd for the structure's timerfd when it is needed (the first
- * timer of a reactor makes it).
- * Returns 0 or a negative errno (-EMFILE/-ENFILE when the socket, or the
- * reactor's timerfd, cannot be had; -ESHUTDOWN); nothing is left behind
- * on failure. */
+/*
+ * lfr_tcp_listen - a listening socket on addr (SO_REUSEADDR; backlog as
+ * listen(2) takes it; for SO_REUSEPORT and other options see
+ * lfr_tcp_listen_opts); port 0 picks one, see lfr_tcp_local_port.
+ * A listener holds one fd, the socket, and a timer of the reactor's timer
+ * structure (lfreactor/timer.h) that lfr_tcp_accept_poll backs off on,
+ * made now because there may be no fd for the structure's timerfd when it
+ * is needed (the first timer of a reactor makes it).
+ * Returns 0 and stores the listener in *out, or a negative errno (-EINVAL
+ * for a NULL argument, -EMFILE/-ENFILE when the socket or the reactor's
+ * timerfd cannot be had, the errors of socket(), setsockopt(), bind(),
+ * listen() and lfr_reactor_register, -ESHUTDOWN); nothing is left behind
+ * on failure.
+ * Threads: any.  Blocks: no.
+ */
 LFR_EXTERN int lfr_tcp_listen(struct lfr_reactor *reactor,
 			      const struct sockaddr *addr, socklen_t len,
 			      int backlog, struct lfr_tcp **out);
@@ -337,37 +351,65 @@ LFR_EXTERN enum lfr_poll lfr_tcp_accept_poll(struct lfr_tcp *listener,
 					     const struct lfr_waker *waker,
 					     struct lfr_tcp **out, int *err);
 
-/* LFR_READY with *result bytes read (0: end of stream) or a negative
- * errno; result NULL: LFR_READY and nothing is read */
+/*
+ * lfr_tcp_read_poll - read up to len bytes into buf: LFR_READY with
+ * *result bytes read (0: end of stream) or a negative errno; LFR_PENDING
+ * after storing waker when nothing is there to read.
+ * result is required: with result NULL nothing is read and LFR_READY
+ * comes back.
+ * Threads: one task at a time per socket.  Blocks: never.
+ */
 LFR_EXTERN enum lfr_poll lfr_tcp_read_poll(struct lfr_tcp *s, void *buf,
 					   size_t len,
 					   const struct lfr_waker *waker,
 					   ssize_t *result);
-/* LFR_READY with *result bytes written (some, maybe not all) or a
- * negative errno (-EPIPE when the peer is gone: no signal); result NULL:
- * LFR_READY and nothing is written */
+/*
+ * lfr_tcp_write_poll - write up to len bytes of buf: LFR_READY with
+ * *result bytes written (some, maybe not all) or a negative errno (-EPIPE
+ * when the peer is gone: no signal); LFR_PENDING after storing waker when
+ * the socket's buffer is full.
+ * result is required: with result NULL nothing is written and LFR_READY
+ * comes back.
+ * Threads: one task at a time per socket.  Blocks: never.
+ */
 LFR_EXTERN enum lfr_poll lfr_tcp_write_poll(struct lfr_tcp *s,
 					    const void *buf, size_t len,
 					    const struct lfr_waker *waker,
 					    ssize_t *result);
 
-/* the bound port of s (host order), or a negative errno: -EINVAL (s
- * NULL), -EAFNOSUPPORT (not IPv4 or IPv6: a Unix-domain socket; see
- * lfr_tcp_local_addr) */
+/*
+ * lfr_tcp_local_port - the port s is bound to.
+ * Returns the port (host order), or a negative errno (-EINVAL for NULL,
+ * the errors of getsockname(), -EAFNOSUPPORT for a socket neither IPv4
+ * nor IPv6: a Unix-domain socket, see lfr_tcp_local_addr).
+ * Threads: any.  Blocks: no.
+ */
 LFR_EXTERN int lfr_tcp_local_port(struct lfr_tcp *s);
 /*
  * lfr_tcp_local_addr - the address s is bound to (getsockname): any
  * family, a Unix-domain socket's path too.  *len is the size of addr on
  * entry and the address's size on return (larger than given: the address
- * was cut short).  Returns 0, or -EINVAL (an argument NULL) and
- * getsockname's errors.  Threads: any.  Blocks: no.
+ * was cut short).
+ * Returns 0, or -EINVAL (an argument NULL) and getsockname's errors.
+ * Threads: any.  Blocks: no.
  */
 LFR_EXTERN int lfr_tcp_local_addr(struct lfr_tcp *s, struct sockaddr *addr,
 				  socklen_t *len);
-/* the socket's fd, for options; it stays the library's: do not close it */
+/*
+ * lfr_tcp_fd - the socket's fd, for setsockopt() and the like.  It stays
+ * the library's: do not close it.
+ * Returns the fd, or -EINVAL for NULL.
+ * Threads: any.  Blocks: no.
+ */
 LFR_EXTERN int lfr_tcp_fd(struct lfr_tcp *s);
-/* deregisters and closes (a listener: frees its timer too); the fd it frees
- * ends the back-off of every listener waiting for one.  NULL is a no-op */
+/*
+ * lfr_tcp_close - deregister and close the socket (a listener: its timer
+ * too) and free s; NULL is a no-op.  A dispatch in flight may still wake
+ * the task once (see lfr_reactor_deregister).  The fd it frees ends the
+ * back-off of every listener waiting for one (lfr_tcp_accept_poll).
+ * Threads: the task's.  Blocks: no (a process-wide mutex while a listener
+ * backs off).
+ */
 LFR_EXTERN void lfr_tcp_close(struct lfr_tcp *s);
 
 #ifdef __cplusplus

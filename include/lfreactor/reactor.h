@@ -22,7 +22,9 @@
  *    (and, for an event that came before the first waker, on the thread
  *    calling lfr_reactor_set_waker).  They must be short and must not block.
  *    From a waker you may call next_id, register, set_waker, deregister and
- *    stats; never lfr_reactor_free().
+ *    stats; never lfr_reactor_free(), and lfr_reactor_shutdown() only
+ *    where the waker does not run on one of the reactor's pollers (it
+ *    returns -EDEADLK there).
  *  - The library's threads (the pollers, the table's maintainer, and
  *    liburcu's resize helpers for large tables) block all signals, so
  *    signalfd and sigwait users keep their signals.  The maintainer runs
@@ -215,9 +217,13 @@ LFR_EXTERN int lfr_reactor_new(const struct lfr_reactor_config *config,
  * lfr_reactor_free().
  * Returns 0; -ESHUTDOWN if the reactor was already shut down (also then
  * only once no poller wakes anything: a repeated call waits for the one
- * still joining the pollers); -EINVAL if reactor is NULL.
- * Threads: any thread but a poller (never from a waker: it would join
- * itself), concurrently with every call but lfr_reactor_free().
+ * still joining the pollers); -EINVAL if reactor is NULL; -EDEADLK, and
+ * nothing is done, when called on one of this reactor's own poller
+ * threads (from a waker it runs), which shutdown would have to join.
+ * Threads: any thread but this reactor's pollers, concurrently with every
+ * call but lfr_reactor_free().  A waker that wants the reactor shut down
+ * hands that to another thread (wakes a task that calls it); a waker run
+ * inside lfr_reactor_set_waker, on the caller's thread, may call it.
  * Blocks: until the pollers exit (a mutex held while they are joined).
  * (If stray close() calls took both the epoll fd and the stop eventfd,
  * a poller nothing can reach is waited for 200 ms, then left running:
@@ -285,7 +291,8 @@ LFR_EXTERN lfr_id lfr_reactor_next_id(struct lfr_reactor *reactor);
  *  -EBADF   fd is negative or not open
  *  -EPERM   fd does not support epoll (a regular file or directory)
  *  -ENOMEM  out of memory (also growing the reactor's table of fd owners,
- *           an array indexed by fd);  -ENOSPC  the user's epoll watch limit
+ *           an array indexed by fd)
+ *  -ENOSPC  the user's epoll watch limit
  *  -ESHUTDOWN  the reactor was shut down
  * Registering an id that was deregistered before is a caller error the
  * library cannot always detect; it would let a stale event reach the new
