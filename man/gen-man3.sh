@@ -7,7 +7,8 @@
 #
 #   gen-man3.sh -o DIR [-v VERSION] [-d DATE] HEADER...
 #
-# A declaration is a line starting with LFR_EXTERN, up to its ';'.  Its
+# A declaration is a line starting with LFR_EXTERN, up to its ';', or a
+# one-line "static inline" signature (the header's struct initializers).  Its
 # comment is the block comment that ends on the line just above it (several
 # declarations in a row share the comment above the first).  The comment's
 # shape is the one CONTRIBUTING.md asks for:
@@ -156,6 +157,13 @@ incomment {
 	if (!incomment)
 		hascomment = 1
 	next
+}
+
+# an inline function of a header (the init of a struct, which must see the
+# caller sizeof) is documented like an exported one: its signature on
+# one line, the body after it
+/^static inline [^;{]*\)[ \t]*$/ {
+	$0 = "LFR_EXTERN " substr($0, 15) ";"
 }
 
 /^LFR_EXTERN/ {

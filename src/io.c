@@ -398,15 +398,6 @@ static void listener_free(struct listener *l)
 	free(l);
 }
 
-void lfr_listen_opts_init(struct lfr_listen_opts *opts)
-{
-	if (!opts)
-		return;
-	memset(opts, 0, sizeof(*opts));
-	opts->size = sizeof(*opts);
-	opts->backlog = SOMAXCONN;
-}
-
 /* the fields of the first struct lfr_listen_opts */
 #define LISTEN_OPTS_V1_SIZE                                                  \
 	(offsetof(struct lfr_listen_opts, flags) + sizeof(unsigned))
@@ -419,7 +410,7 @@ static int listen_opts(const struct lfr_listen_opts *in,
 	lfr_listen_opts_init(o);
 	if (!in)
 		return 0;
-	if (in->size < LISTEN_OPTS_V1_SIZE)
+	if (in->size < LISTEN_OPTS_V1_SIZE || in->size > LFR_STRUCT_SIZE_MAX)
 		return -EINVAL;
 	if (in->size > sizeof(*o)) { /* a newer caller: what we do not know
 				       * must be unused */

@@ -1017,6 +1017,10 @@ Test(io, listen_options_are_checked)
 	o.size = 4;
 	cr_assert_eq(lfr_tcp_listen_opts(r, (struct sockaddr *)&any, sizeof(any),
 					 &o, &l), -EINVAL);
+	lfr_listen_opts_init(&o);
+	o.size = LFR_STRUCT_SIZE_MAX + 1; /* never read that far */
+	cr_assert_eq(lfr_tcp_listen_opts(r, (struct sockaddr *)&any, sizeof(any),
+					 &o, &l), -EINVAL);
 	memset(&big, 0, sizeof(big));
 	lfr_listen_opts_init(&big.o);
 	big.o.size = sizeof(big);

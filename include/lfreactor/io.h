@@ -25,6 +25,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <lfreactor/common.h>
@@ -236,21 +237,31 @@ enum {
 /*
  * Options of lfr_tcp_listen_opts.  Fill with lfr_listen_opts_init, then set
  * the fields you want: size tells the library which version of the struct
- * the caller was built with, so fields can be added later.
+ * the caller was built with, so fields can be added later (the rules of
+ * "Growable structs" in lfreactor/reactor.h).
  */
 struct lfr_listen_opts {
-	size_t size;   /* sizeof(struct lfr_listen_opts), set by init */
-	int backlog;   /* listen(2)'s backlog; 0: SOMAXCONN (the kernel caps
-			* it at net.core.somaxconn) */
+	uint32_t size;  /* sizeof(struct lfr_listen_opts), set by init */
+	int backlog;    /* listen(2)'s backlog; 0: SOMAXCONN (the kernel caps
+			 * it at net.core.somaxconn) */
 	unsigned flags; /* LFR_LISTEN_* */
 };
 
 /*
- * lfr_listen_opts_init - the defaults: backlog SOMAXCONN, SO_REUSEADDR on,
- * SO_REUSEPORT off; size set.  NULL is a no-op.  Threads: any.  Blocks:
- * no.
+ * lfr_listen_opts_init - fill *opts with the defaults and its size:
+ * backlog SOMAXCONN, SO_REUSEADDR on, SO_REUSEPORT off.
+ * An inline function, so that size is the caller's and never the
+ * library's.  No-op on NULL.
+ * Threads: any.  Blocks: never.
  */
-LFR_EXTERN void lfr_listen_opts_init(struct lfr_listen_opts *opts);
+static inline void lfr_listen_opts_init(struct lfr_listen_opts *opts)
+{
+	if (!opts)
+		return;
+	memset(opts, 0, sizeof(*opts));
+	opts->size = sizeof(*opts);
+	opts->backlog = SOMAXCONN;
+}
 
 /*
  * lfr_tcp_listen_opts - lfr_tcp_listen with options: the socket is made,
