@@ -556,12 +556,12 @@ static void *worker_thread(void *arg)
 	return NULL;
 }
 
-/* stops and joins workers[0..n), the acceptor first: nothing is spawned
- * onto the others after it */
-static void stop_workers(struct delay_server *s, int n)
+/* stops and joins workers[first..threads), those running, in order: the
+ * acceptor (0) first, so that nothing is spawned onto the others after it */
+static void stop_workers(struct delay_server *s, int first)
 {
 	atomic_store(&s->stop, true);
-	for (int t = 0; t < n; t++) {
+	for (int t = first; t < s->threads; t++) {
 		struct worker *w = &s->workers[t];
 
 		if (w->waker.vtable)
@@ -637,17 +637,7 @@ int delay_server_start_config(struct lfr_reactor *r,
 		}
 	}
 	if (ret) {
-		/* workers[threads - started ..) run: stop them, in order */
-		atomic_store(&s->stop, true);
-		for (int t = s->threads - started; t < s->threads; t++) {
-			struct worker *w = &s->workers[t];
-
-			if (w->waker.vtable)
-				lfr_waker_wake_by_ref(&w->waker);
-			pthread_join(w->thread, NULL);
-			if (w->waker.vtable)
-				lfr_waker_drop(&w->waker);
-		}
+		stop_workers(s, s->threads - started);
 		server_free(s);
 		return ret;
 	}
@@ -677,7 +667,7 @@ void delay_server_stop(struct delay_server *s)
 {
 	if (!s)
 		return;
-	stop_workers(s, s->threads);
+	stop_workers(s, 0);
 	server_free(s);
 }
 
