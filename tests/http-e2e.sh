@@ -1,10 +1,11 @@
 #!/bin/sh
 # examples/delayserver as an HTTP/1.1 server, with 2 executor threads and
-# a 300 ms idle timeout: pipelined keep-alive requests answered in order,
-# Connection: close, HTTP/1.0 with and without keep-alive, the query left
-# out of the message, 400 for NUL bytes, 431 for heads over 8 KiB (a 1 MB
-# request line included), 405, idle connections closed, both threads
-# serving, and SIGTERM under load stopping it within 1 s.
+# a 300 ms idle timeout: pipelined keep-alive requests answered in order
+# (301 in one write too), Connection: close, HTTP/1.0 with and without
+# keep-alive, HEAD, the query left out of the message, 400 for NUL bytes,
+# 431 for heads over 8 KiB (a 1 MB request line included), 405, 414, idle
+# connections closed, both threads serving, and SIGTERM under load
+# stopping it within 1 s.
 set -u
 b="${top_builddir:-.}/examples"
 [ -x "$b/delayserver" ] || { echo "no examples/delayserver (no libhttp-parser-dev): skipped"; exit 77; }
@@ -33,6 +34,17 @@ status() { head -n 1 "$out" | tr -d '\r'; }
 # one connection, the first after waiting (the others wait for it)
 req 'GET /100/one HTTP/1.1\r\nHost: x\r\n\r\nGET /0/two?x=1 HTTP/1.1\r\n\r\nGET /0/three HTTP/1.1\r\nConnection: close\r\n\r\n' >"$out"
 [ "$(cat "$out")" = "$(ok one; ok two; ok three close)" ] || fail "pipelined requests got:"
+
+# 300 pipelined requests in one go (about 8 KiB of requests, 24 KiB of
+# answers: several reads, and the answers written as the buffer fills)
+many="" want=""
+for i in $(seq 300); do
+	many="${many}GET /0/r$i HTTP/1.1\r\n\r\n"
+	want="$want$(ok "r$i")"
+done
+req "${many}GET /0/last HTTP/1.1\r\nConnection: close\r\n\r\n" >"$out"
+[ "$(cat "$out")" = "$want$(ok last close)" ] ||
+	fail "300 pipelined requests: $(grep -c '200 OK' "$out") answers:"
 
 # HTTP/1.0: closed after the answer unless keep-alive is asked for
 req 'GET /0/ten HTTP/1.0\r\n\r\nGET /0/never HTTP/1.0\r\n\r\n' >"$out"
