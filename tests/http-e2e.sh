@@ -1,6 +1,6 @@
 #!/bin/sh
 # examples/delayserver as an HTTP/1.1 server, with 2 executor threads and
-# a 300 ms idle timeout: pipelined keep-alive requests answered in order
+# a 1 s idle timeout: pipelined keep-alive requests answered in order
 # (301 in one write too), Connection: close, HTTP/1.0 with and without
 # keep-alive, HEAD, the query left out of the message, 400 for NUL bytes,
 # 431 for heads over 8 KiB (a 1 MB request line included), 405, 414, idle
@@ -10,7 +10,7 @@ set -u
 b="${top_builddir:-.}/examples"
 [ -x "$b/delayserver" ] || { echo "no examples/delayserver (no libhttp-parser-dev): skipped"; exit 77; }
 . "$(dirname "$0")/start-server.sh"
-start_server "$b/delayserver" --port 0 --threads 2 --idle-ms 300
+start_server "$b/delayserver" --port 0 --threads 2 --idle-ms 1000
 out=$(mktemp)
 trap 'kill $pid 2>/dev/null || true; rm -f "$out" "$srv_log"' EXIT
 
@@ -56,13 +56,19 @@ req 'HEAD /0/head HTTP/1.1\r\nConnection: close\r\n\r\n' >"$out"
 [ "$(cat "$out")" = "$(ok head close | head -c -4)" ] || fail "HEAD got:"
 echo "keep-alive, pipelining in order, Connection: close, HTTP/1.0, HEAD: ok"
 
-# an idle keep-alive connection is closed after --idle-ms (300), not before
+# an idle keep-alive connection is closed after --idle-ms (1000), not
+# before; one that sends a request every 0.4 s stays open past it
 t0=$(date +%s.%N)
 req 'GET /0/idle HTTP/1.1\r\n\r\n' >"$out"
 t=$(awk "BEGIN { print $(date +%s.%N) - $t0 }")
 [ "$(cat "$out")" = "$(ok idle)" ] || fail "before the idle timeout:"
-awk "BEGIN { exit !($t >= 0.29 && $t < 8) }" || fail "closed after $t s idle, not 0.3:"
-echo "an idle connection was closed after $t s (--idle-ms 300)"
+awk "BEGIN { exit !($t >= 0.99 && $t < 10) }" || fail "closed after $t s idle, not 1:"
+timeout 10 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+	for i in 1 2 3 4; do printf "GET /0/busy$i HTTP/1.1\r\n\r\n" >&3; sleep 0.4; done
+	printf "GET /0/done HTTP/1.1\r\nConnection: close\r\n\r\n" >&3; cat <&3' sh "$port" >"$out"
+[ "$(cat "$out")" = "$(ok busy1; ok busy2; ok busy3; ok busy4; ok done close)" ] ||
+	fail "a connection busy for 1.6 s got:"
+echo "an idle connection was closed after $t s (--idle-ms 1000); a busy one was not"
 
 # malformed and oversize heads: an error status, then the server closes
 req 'GET /0/a\0b HTTP/1.1\r\n\r\n' >"$out"
