@@ -8,15 +8,19 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <http_parser.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,121 +45,386 @@ static struct sockaddr_in loopback(int port)
 
 /* ==== the server ========================================================== */
 
+/*
+ * HTTP is parsed by http_parser (Debian's libhttp-parser-dev, the parser
+ * node.js used before llhttp), not by hand: it frames requests (request
+ * line, headers, Content-Length and chunked bodies, which are read and
+ * skipped), rejects what RFC 7230 does not allow (NUL and other control
+ * bytes in the head included), bounds the head
+ * (http_parser_set_max_header_size) and says whether the connection stays
+ * open (http_should_keep_alive: HTTP/1.1 unless "Connection: close",
+ * HTTP/1.0 only with "Connection: keep-alive").  The server pauses it at
+ * each request's end, so pipelined requests come out one at a time and are
+ * answered in order.
+ */
+
+struct worker {
+	struct delay_server *server;
+	struct lfr_executor *ex;
+	struct lfr_waker waker; /* its main task's, for stop */
+	pthread_t thread;
+	int index;
+	int err;                /* block_on's, when it failed */
+};
+
 struct delay_server {
 	struct lfr_reactor *reactor;
-	struct lfr_executor *ex;  /* the server thread's */
 	struct lfr_tcp *listener;
-	pthread_t thread;
+	struct worker *workers;
+	int threads, idle_ms;
+	unsigned next;          /* the worker the next connection goes to */
 	atomic_bool stop;
-	struct lfr_waker waker;   /* the accept task's, for stop */
 	sem_t ready;
-	int err;
 	unsigned long accept_errors; /* in the current run of them */
+};
+
+enum {
+	IN_SIZE = 4096,   /* read at once; holds what is read and not parsed */
+	OUT_SIZE = 4096,  /* responses not yet written (pipelined: several) */
+	RESP_MAX = DELAY_URL_MAX + 256, /* the longest response */
+	LINGER_MS = 2000, /* after an error: how long to drain the client */
+	READS_PER_POLL = 16 /* then the task yields to the others */
+};
+
+enum step {
+	S_READ,   /* read more of the requests; the idle timeout runs */
+	S_PARSE,  /* parse the next request from what was read */
+	S_DELAY,  /* wait the request's delay */
+	S_WRITE,  /* write the responses, then go on at after_write */
+	S_CLOSE,  /* the last response is out: close, draining if needed */
+	S_LINGER  /* drain what the client still sends, until it closes */
 };
 
 struct conn {
 	struct delay_server *server;
 	struct lfr_tcp *sock;
-	char req[4096];
-	size_t got;
-	char resp[4096 + 256];
-	size_t len, sent;
-	struct lfr_sleep *sleep;
-	int step;
+	http_parser parser;
+	enum step step, after_write;
+	bool closing;           /* the response being made is the last */
+	bool failed;            /* closing after an error: drain the client */
+	/* the request parsed last */
+	char url[DELAY_URL_MAX];
+	size_t url_len;
+	bool url_over;          /* longer than url */
+	bool keep_alive, http10, head;
+	unsigned method;        /* enum http_method */
+	unsigned long ms;
+	size_t msg_off, msg_len; /* the message, in url */
+	struct lfr_sleep *delay; /* the request's wait */
+	struct lfr_sleep *timer; /* the idle (S_READ) or linger timeout */
+	double active;          /* ms: last read, last write or linger start */
+	size_t pos, end;        /* in[pos..end): read, not yet parsed */
+	size_t out_len, sent;
+	char in[IN_SIZE];
+	char out[OUT_SIZE];
 };
 
-/* "GET /<ms>/<message> HTTP/1.x": 0 and the parts, or -1 */
-static int parse(char *req, unsigned long *ms, char **msg)
+static int on_message_begin(http_parser *p)
 {
-	char *p, *end, *sp;
+	struct conn *c = p->data;
 
-	if (strncmp(req, "GET /", 5) != 0)
-		return -1;
-	p = req + 5;
-	*ms = strtoul(p, &end, 10);
-	if (end == p || *end != '/' || *ms > 600000)
-		return -1;
-	*msg = end + 1;
-	sp = strchr(*msg, ' ');
-	if (!sp || sp == *msg || strncmp(sp, " HTTP/1.", 8) != 0)
-		return -1;
-	*sp = '\0';
+	c->url_len = 0;
+	c->url_over = false;
+	c->head = false;
 	return 0;
 }
 
-static void respond(struct conn *c, int status, const char *body)
+static int on_url(http_parser *p, const char *at, size_t len)
 {
-	int n = snprintf(c->resp, sizeof(c->resp),
-			 "HTTP/1.1 %s\r\nContent-Type: text/plain\r\n"
-			 "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-			 status == 200   ? "200 OK"
-			 : status == 503 ? "503 Service Unavailable"
-					 : "400 Bad Request",
-			 strlen(body), body);
+	struct conn *c = p->data;
 
-	c->len = n > 0 ? (size_t)n : 0;
-	c->sent = 0;
+	if (len > sizeof(c->url) - c->url_len) {
+		c->url_over = true;
+		return 0;
+	}
+	memcpy(c->url + c->url_len, at, len);
+	c->url_len += len;
+	return 0;
+}
+
+static int on_message_complete(http_parser *p)
+{
+	struct conn *c = p->data;
+
+	/* an upgrade is not made: the connection closes after the answer */
+	c->keep_alive = http_should_keep_alive(p) && !p->upgrade;
+	c->http10 = p->http_major == 1 && p->http_minor == 0;
+	c->method = p->method;
+	c->head = p->method == HTTP_HEAD;
+	http_parser_pause(p, 1); /* one request at a time */
+	return 0;
+}
+
+static const http_parser_settings parser_settings = {
+	.on_message_begin = on_message_begin,
+	.on_url = on_url,
+	.on_message_complete = on_message_complete,
+};
+
+static pthread_once_t parser_once = PTHREAD_ONCE_INIT;
+
+/* http_parser's limit is process-wide */
+static void parser_limit(void)
+{
+	http_parser_set_max_header_size(DELAY_HEAD_MAX);
+}
+
+enum { REQ_MORE = 0, REQ_DONE = 1 };
+
+/* parses in[pos..end) to the end of the next request: REQ_DONE with it in
+ * c, REQ_MORE when every byte is parsed and no request ends there, or the
+ * error status for a malformed head */
+static int next_request(struct conn *c)
+{
+	while (c->pos < c->end) {
+		size_t n = http_parser_execute(&c->parser, &parser_settings,
+					       c->in + c->pos, c->end - c->pos);
+		enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
+
+		c->pos += n;
+		if (e == HPE_PAUSED) {
+			http_parser_pause(&c->parser, 0);
+			return REQ_DONE;
+		}
+		if (e != HPE_OK)
+			return e == HPE_HEADER_OVERFLOW ? 431 : 400;
+	}
+	c->pos = c->end = 0;
+	return REQ_MORE;
+}
+
+/* the request's target is /<ms>/<message>[?query]: 0 with c->ms and the
+ * message set, or the error status */
+static int check_request(struct conn *c)
+{
+	struct http_parser_url u;
+	const char *path, *p;
+	size_t len, i = 1;
+
+	if (c->method != HTTP_GET && c->method != HTTP_HEAD)
+		return 405;
+	if (c->url_over)
+		return 414;
+	http_parser_url_init(&u);
+	if (http_parser_parse_url(c->url, c->url_len, 0, &u) != 0 ||
+	    !(u.field_set & (1u << UF_PATH)))
+		return 400;
+	path = c->url + u.field_data[UF_PATH].off;
+	len = u.field_data[UF_PATH].len;
+	if (len < 4 || path[0] != '/')
+		return 400;
+	c->ms = 0;
+	for (p = path + 1; i < len && *p >= '0' && *p <= '9'; p++, i++) {
+		c->ms = c->ms * 10 + (unsigned long)(*p - '0');
+		if (c->ms > 600000)
+			return 400;
+	}
+	if (i == 1 || i + 1 >= len || *p != '/')
+		return 400;
+	c->msg_off = (size_t)(p + 1 - c->url);
+	c->msg_len = len - i - 1;
+	return 0;
+}
+
+static const char *status_line(int status)
+{
+	switch (status) {
+	case 200: return "200 OK";
+	case 405: return "405 Method Not Allowed\r\nAllow: GET, HEAD";
+	case 414: return "414 URI Too Long";
+	case 431: return "431 Request Header Fields Too Large";
+	case 503: return "503 Service Unavailable";
+	default: return "400 Bad Request";
+	}
+}
+
+/* appends a response to out, which has room (see RESP_MAX) */
+static void respond(struct conn *c, int status, const char *body, size_t len)
+{
+	size_t room = sizeof(c->out) - c->out_len;
+	int n = snprintf(c->out + c->out_len, room,
+			 "HTTP/1.1 %s\r\nContent-Type: text/plain\r\n"
+			 "Content-Length: %zu\r\n%s\r\n", status_line(status),
+			 len, c->closing  ? "Connection: close\r\n"
+			      : c->http10 ? "Connection: keep-alive\r\n"
+					  : "");
+
+	if (n < 0 || (size_t)n + len > room) /* not with RESP_MAX */
+		return;
+	c->out_len += (size_t)n;
+	if (!c->head) {
+		memcpy(c->out + c->out_len, body, len);
+		c->out_len += len;
+	}
+}
+
+/* the limits respond_error names */
+_Static_assert(DELAY_URL_MAX == 1024 && DELAY_HEAD_MAX == 8192, "say so");
+
+static void respond_error(struct conn *c, int status)
+{
+	const char *why = status == 405 ? "only GET and HEAD are served\n"
+			: status == 414 ? "the URL is over 1024 bytes\n"
+			: status == 431 ? "the request head is over 8192 bytes\n"
+			: status == 503 ? "server busy, try again\n"
+					: "expected GET /<ms>/<message>\n";
+
+	c->closing = c->failed = true;
+	c->head = false;
+	respond(c, status, why, strlen(why));
+}
+
+/* writes what is in out first, if anything, then goes on at next */
+static void flush_then(struct conn *c, enum step next)
+{
+	c->step = c->out_len ? S_WRITE : next;
+	c->after_write = next;
+}
+
+/*
+ * The timeout of a connection waiting to read: LFR_PENDING until limit_ms
+ * have passed since c->active, then LFR_READY; LFR_READY too when no timer
+ * can be had (out of fds or memory: the connection is closed).  The timer
+ * is not moved at each request: when it fires early, a new one covers what
+ * is left, so a busy connection makes about one every limit_ms.
+ */
+static enum lfr_poll timeout_poll(struct conn *c, int limit_ms,
+				  const struct lfr_waker *w)
+{
+	for (;;) {
+		int err;
+
+		if (!c->timer) {
+			double left = c->active + limit_ms - now_ms();
+
+			if (left <= 0 || lfr_sleep_new(c->server->reactor,
+						       (uint64_t)left + 1,
+						       &c->timer) != 0)
+				return LFR_READY;
+		}
+		if (lfr_sleep_poll(c->timer, w, &err) == LFR_PENDING)
+			return LFR_PENDING;
+		lfr_sleep_free(c->timer);
+		c->timer = NULL;
+		if (err)
+			return LFR_READY;
+	}
 }
 
 static enum lfr_poll conn_poll(void *state, const struct lfr_waker *w)
 {
 	struct conn *c = state;
-	unsigned long ms;
-	char *msg;
+	int reads = 0, status, err;
 	ssize_t n;
-	int err;
 
 	for (;;) {
 		switch (c->step) {
-		case 0: /* read the request head */
-			if (lfr_tcp_read_poll(c->sock, c->req + c->got,
-					      sizeof(c->req) - 1 - c->got, w,
-					      &n) == LFR_PENDING)
+		case S_READ:
+			if (++reads > READS_PER_POLL) {
+				lfr_waker_wake_by_ref(w); /* yield: poll me again */
 				return LFR_PENDING;
-			if (n <= 0)
-				return LFR_READY; /* gone or failed: drop */
-			c->got += (size_t)n;
-			c->req[c->got] = '\0';
-			if (!strstr(c->req, "\r\n\r\n")) {
-				if (c->got < sizeof(c->req) - 1)
-					continue;
-				respond(c, 400, "request too long\n");
-				c->step = 2;
+			}
+			if (lfr_tcp_read_poll(c->sock, c->in, sizeof(c->in), w,
+					      &n) == LFR_READY) {
+				if (n <= 0) /* closed by the peer, or failed */
+					return LFR_READY;
+				c->pos = 0;
+				c->end = (size_t)n;
+				c->active = now_ms();
+				c->step = S_PARSE;
 				continue;
 			}
-			if (parse(c->req, &ms, &msg) < 0) {
-				respond(c, 400, "expected GET /<ms>/<message>\n");
-				c->step = 2;
+			/* idle (or a head coming slowly): closed after idle_ms */
+			return timeout_poll(c, c->server->idle_ms, w);
+		case S_PARSE:
+			if (c->out_len > sizeof(c->out) - RESP_MAX) {
+				flush_then(c, S_PARSE);
+				continue;
+			}
+			status = next_request(c);
+			if (status == REQ_MORE) {
+				flush_then(c, S_READ);
+				continue;
+			}
+			if (status == REQ_DONE)
+				status = check_request(c);
+			if (status) {
+				respond_error(c, status);
+				flush_then(c, S_CLOSE);
+				continue;
+			}
+			c->closing = !c->keep_alive;
+			if (c->ms == 0) {
+				respond(c, 200, c->url + c->msg_off, c->msg_len);
+				if (c->closing)
+					flush_then(c, S_CLOSE);
 				continue;
 			}
 			/* out of fds (or memory) for the timer: say so now
 			 * rather than drop the connection unanswered */
-			if (lfr_sleep_new(c->server->reactor, ms, &c->sleep) != 0) {
-				respond(c, 503, "server busy, try again\n");
-				c->step = 2;
+			if (lfr_sleep_new(c->server->reactor, c->ms, &c->delay)) {
+				respond_error(c, 503);
+				flush_then(c, S_CLOSE);
 				continue;
 			}
-			respond(c, 200, msg);
-			c->step = 1;
+			/* the answers before this one go out meanwhile */
+			flush_then(c, S_DELAY);
 			continue;
-		case 1: /* wait, without holding anyone else up */
-			if (lfr_sleep_poll(c->sleep, w, &err) == LFR_PENDING)
+		case S_DELAY: /* without holding anyone else up */
+			if (lfr_sleep_poll(c->delay, w, &err) == LFR_PENDING)
 				return LFR_PENDING;
+			lfr_sleep_free(c->delay);
+			c->delay = NULL;
 			if (err) /* could not wait: the reactor is stopping */
 				return LFR_READY;
-			c->step = 2;
+			respond(c, 200, c->url + c->msg_off, c->msg_len);
+			if (c->closing)
+				flush_then(c, S_CLOSE);
+			else
+				c->step = S_PARSE;
 			continue;
-		case 2: /* write the response, then close (in drop) */
-			while (c->sent < c->len) {
-				if (lfr_tcp_write_poll(c->sock, c->resp + c->sent,
-						       c->len - c->sent, w,
+		case S_WRITE:
+			while (c->sent < c->out_len) {
+				if (lfr_tcp_write_poll(c->sock, c->out + c->sent,
+						       c->out_len - c->sent, w,
 						       &n) == LFR_PENDING)
 					return LFR_PENDING;
 				if (n <= 0)
 					return LFR_READY;
 				c->sent += (size_t)n;
 			}
-			return LFR_READY;
+			c->sent = c->out_len = 0;
+			c->active = now_ms();
+			c->step = c->after_write;
+			continue;
+		case S_CLOSE:
+			/* Closing a socket with unread data makes the kernel
+			 * send a reset, which may destroy the response before
+			 * the client reads it.  With nothing unread, close now;
+			 * otherwise (an error, bytes after the last request)
+			 * send FIN and drain the client until it closes. */
+			if (!c->failed && c->pos == c->end &&
+			    (lfr_tcp_read_poll(c->sock, c->in, sizeof(c->in), w,
+					       &n) == LFR_PENDING || n <= 0))
+				return LFR_READY;
+			shutdown(lfr_tcp_fd(c->sock), SHUT_WR);
+			lfr_sleep_free(c->timer);
+			c->timer = NULL;
+			c->active = now_ms();
+			c->step = S_LINGER;
+			continue;
+		case S_LINGER:
+			if (++reads > READS_PER_POLL) {
+				lfr_waker_wake_by_ref(w);
+				return LFR_PENDING;
+			}
+			if (lfr_tcp_read_poll(c->sock, c->in, sizeof(c->in), w,
+					      &n) == LFR_READY) {
+				if (n <= 0)
+					return LFR_READY;
+				continue; /* discarded */
+			}
+			return timeout_poll(c, LINGER_MS, w);
 		}
 	}
 }
@@ -164,7 +433,8 @@ static void conn_drop(void *state)
 {
 	struct conn *c = state;
 
-	lfr_sleep_free(c->sleep);
+	lfr_sleep_free(c->delay);
+	lfr_sleep_free(c->timer);
 	lfr_tcp_close(c->sock);
 	free(c);
 }
@@ -183,24 +453,34 @@ static bool accept_fatal(int err)
  * thread too) nor the stop */
 enum { ACCEPT_BATCH = 64 };
 
+/* a worker's main task, first poll: keep its waker for the stop */
+static void first_poll(struct worker *me, const struct lfr_waker *w)
+{
+	if (!me->waker.vtable) {
+		me->waker = lfr_waker_clone(w);
+		sem_post(&me->server->ready);
+	}
+}
+
 /*
- * The server thread's main future: accepts until stopped.  Out of fds,
- * lfr_tcp_accept_poll returns -EMFILE once per try and parks the task
- * between tries (until a connection closes, or for up to 100 ms): the
- * first error of a run is logged, and its end, not every try.  A run ends
- * when every waiting connection has been accepted (LFR_PENDING, err 0).
+ * The first worker's main task: accepts until stopped, and spawns each
+ * connection onto the workers in turn (lfr_executor_spawn may be called
+ * from any thread).  Out of fds, lfr_tcp_accept_poll returns -EMFILE once
+ * per try and parks the task between tries (until a connection closes, or
+ * for up to 100 ms): the first error of a run is logged, and its end, not
+ * every try.  A run ends when every waiting connection has been accepted
+ * (LFR_PENDING, err 0).
  */
 static enum lfr_poll accept_poll(void *state, const struct lfr_waker *w)
 {
-	struct delay_server *s = state;
+	struct worker *me = state;
+	struct delay_server *s = me->server;
 	struct lfr_tcp *sock;
 	int err;
 
-	if (!s->waker.vtable) {
-		s->waker = lfr_waker_clone(w);
-		sem_post(&s->ready);
-	}
+	first_poll(me, w);
 	for (int n = 0;; n++) {
+		struct worker *to;
 		struct conn *c;
 
 		if (atomic_load(&s->stop))
@@ -224,14 +504,20 @@ static enum lfr_poll accept_poll(void *state, const struct lfr_waker *w)
 					lfr_strerror(err));
 			continue;
 		}
-		c = calloc(1, sizeof(*c));
+		c = malloc(sizeof(*c));
 		if (!c) {
 			lfr_tcp_close(sock);
 			continue;
 		}
+		memset(c, 0, offsetof(struct conn, in));
 		c->server = s;
 		c->sock = sock;
-		if (lfr_executor_spawn(s->ex, conn_poll, conn_drop, c))
+		c->step = S_READ;
+		c->active = now_ms();
+		http_parser_init(&c->parser, HTTP_REQUEST);
+		c->parser.data = c;
+		to = &s->workers[s->next++ % (unsigned)s->threads];
+		if (lfr_executor_spawn(to->ex, conn_poll, conn_drop, c))
 			conn_drop(c);
 	}
 	if (!err && s->accept_errors) { /* caught up: no connection waits */
@@ -242,55 +528,130 @@ static enum lfr_poll accept_poll(void *state, const struct lfr_waker *w)
 	return LFR_PENDING;
 }
 
-static void *server_thread(void *arg)
+/* the other workers' main task: run what is spawned onto them */
+static enum lfr_poll until_stopped(void *state, const struct lfr_waker *w)
 {
-	struct delay_server *s = arg;
+	struct worker *me = state;
 
-	s->err = lfr_executor_new(&s->ex);
-	if (!s->err)
-		s->err = lfr_executor_block_on(s->ex, accept_poll, s);
-	/* after stop: drops connections still waiting; NULL is a no-op */
-	lfr_executor_free(s->ex);
-	if (s->err) /* block_on fails before its first poll, or never */
-		sem_post(&s->ready);
+	first_poll(me, w);
+	return atomic_load(&me->server->stop) ? LFR_READY : LFR_PENDING;
+}
+
+static void *worker_thread(void *arg)
+{
+	struct worker *me = arg;
+	char name[16];
+	int err;
+
+	snprintf(name, sizeof(name), "delay-ex%d", me->index);
+	pthread_setname_np(pthread_self(), name);
+	err = lfr_executor_block_on(me->ex, me->index ? until_stopped
+						      : accept_poll, me);
+	if (err && !me->waker.vtable) { /* failed before its first poll */
+		me->err = err;
+		sem_post(&me->server->ready);
+	}
+	/* after stop: drops the connections still open; the owner's job */
+	lfr_executor_free(me->ex);
+	me->ex = NULL;
 	return NULL;
+}
+
+/* stops and joins workers[first..threads), those running, in order: the
+ * acceptor (0) first, so that nothing is spawned onto the others after it */
+static void stop_workers(struct delay_server *s, int first)
+{
+	atomic_store(&s->stop, true);
+	for (int t = first; t < s->threads; t++) {
+		struct worker *w = &s->workers[t];
+
+		if (w->waker.vtable)
+			lfr_waker_wake_by_ref(&w->waker);
+		pthread_join(w->thread, NULL);
+		if (w->waker.vtable)
+			lfr_waker_drop(&w->waker);
+	}
+}
+
+static void server_free(struct delay_server *s)
+{
+	for (int t = 0; t < s->threads; t++)
+		lfr_executor_free(s->workers[t].ex); /* those never started */
+	lfr_tcp_close(s->listener);
+	sem_destroy(&s->ready);
+	free(s->workers);
+	free(s);
+}
+
+int delay_server_start_config(struct lfr_reactor *r,
+			      const struct delay_server_config *config,
+			      struct delay_server **out)
+{
+	struct sockaddr_in addr;
+	struct delay_server *s;
+	int ret = 0, one = 1, started = 0;
+
+	if (!r || !config || !out || config->port < 0 ||
+	    config->port > 65535 || config->threads < 0 || config->idle_ms < 0)
+		return -EINVAL;
+	addr = loopback(config->port);
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->reactor = r;
+	s->idle_ms = config->idle_ms ? config->idle_ms : DELAY_IDLE_MS;
+	s->threads = config->threads;
+	if (!s->threads) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+		s->threads = cpus > 0 ? (int)cpus : 1;
+	}
+	sem_init(&s->ready, 0, 0);
+	s->workers = calloc((size_t)s->threads, sizeof(*s->workers));
+	if (!s->workers) {
+		sem_destroy(&s->ready);
+		free(s);
+		return -ENOMEM;
+	}
+	pthread_once(&parser_once, parser_limit);
+	ret = lfr_tcp_listen(r, (struct sockaddr *)&addr, sizeof(addr), 1024,
+			     &s->listener);
+	/* accepted sockets inherit it: small responses go out at once */
+	if (!ret)
+		setsockopt(lfr_tcp_fd(s->listener), IPPROTO_TCP, TCP_NODELAY,
+			   &one, sizeof(one));
+	for (int t = 0; !ret && t < s->threads; t++) {
+		s->workers[t].server = s;
+		s->workers[t].index = t;
+		ret = lfr_executor_new(&s->workers[t].ex);
+	}
+	/* the acceptor last, so that every executor runs when it spawns */
+	for (int t = s->threads - 1; !ret && t >= 0; t--) {
+		ret = -pthread_create(&s->workers[t].thread, NULL,
+				      worker_thread, &s->workers[t]);
+		if (!ret) {
+			started++;
+			/* its waker kept, or failed */
+			while (sem_wait(&s->ready) < 0 && errno == EINTR)
+				;
+			ret = s->workers[t].err;
+		}
+	}
+	if (ret) {
+		stop_workers(s, s->threads - started);
+		server_free(s);
+		return ret;
+	}
+	*out = s;
+	return 0;
 }
 
 int delay_server_start(struct lfr_reactor *r, int port,
 		       struct delay_server **out)
 {
-	struct sockaddr_in addr = loopback(port);
-	struct delay_server *s;
-	int ret;
+	struct delay_server_config config = { .port = port, .threads = 1 };
 
-	if (!r || !out || port < 0 || port > 65535)
-		return -EINVAL;
-	s = calloc(1, sizeof(*s));
-	if (!s)
-		return -ENOMEM;
-	s->reactor = r;
-	sem_init(&s->ready, 0, 0);
-	ret = lfr_tcp_listen(r, (struct sockaddr *)&addr, sizeof(addr), 128,
-			     &s->listener);
-	if (!ret)
-		ret = -pthread_create(&s->thread, NULL, server_thread, s);
-	if (ret) {
-		lfr_tcp_close(s->listener);
-		sem_destroy(&s->ready);
-		free(s);
-		return ret;
-	}
-	sem_wait(&s->ready); /* listening and its waker kept, or failed */
-	if (s->err) {
-		ret = s->err;
-		pthread_join(s->thread, NULL);
-		lfr_tcp_close(s->listener);
-		sem_destroy(&s->ready);
-		free(s);
-		return ret;
-	}
-	*out = s;
-	return 0;
+	return delay_server_start_config(r, &config, out);
 }
 
 int delay_server_port(const struct delay_server *s)
@@ -298,20 +659,20 @@ int delay_server_port(const struct delay_server *s)
 	return lfr_tcp_local_port(s->listener);
 }
 
+int delay_server_threads(const struct delay_server *s)
+{
+	return s->threads;
+}
+
 void delay_server_stop(struct delay_server *s)
 {
 	if (!s)
 		return;
-	atomic_store(&s->stop, true);
-	lfr_waker_wake_by_ref(&s->waker);
-	pthread_join(s->thread, NULL);
-	lfr_waker_drop(&s->waker);
-	lfr_tcp_close(s->listener);
-	sem_destroy(&s->ready);
-	free(s);
+	stop_workers(s, 0);
+	server_free(s);
 }
 
-int delay_server_main(int port)
+int delay_server_main(const struct delay_server_config *config)
 {
 	struct lfr_reactor *reactor;
 	struct delay_server *server;
@@ -328,13 +689,14 @@ int delay_server_main(int port)
 		fprintf(stderr, "delayserver: %s\n", lfr_strerror(ret));
 		return 1;
 	}
-	if ((ret = delay_server_start(reactor, port, &server))) {
+	if ((ret = delay_server_start_config(reactor, config, &server))) {
 		fprintf(stderr, "delayserver: %s\n", lfr_strerror(ret));
 		lfr_reactor_free(reactor);
 		return 1;
 	}
-	printf("delayserver: listening on 127.0.0.1:%d\n",
-	       delay_server_port(server));
+	printf("delayserver: listening on 127.0.0.1:%d with %d executor "
+	       "threads\n", delay_server_port(server),
+	       delay_server_threads(server));
 	fflush(stdout);
 	sigwait(&stop, &sig);
 	/* A second SIGINT or SIGTERM ends the process at once, and so does

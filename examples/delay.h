@@ -15,37 +15,66 @@
 
 struct delay_server;
 
+struct delay_server_config {
+	int port;     /* 127.0.0.1:port; 0: any free port */
+	int threads;  /* executor threads; 0: one per online CPU */
+	int idle_ms;  /* a keep-alive connection idle this long is closed;
+			 0: DELAY_IDLE_MS */
+};
+
+enum {
+	DELAY_IDLE_MS = 5000, /* the default idle timeout */
+	DELAY_HEAD_MAX = 8192, /* request line and headers, bytes: 431 above */
+	DELAY_URL_MAX = 1024   /* the request target, bytes: 414 above */
+};
+
 /*
- * delay_server_start - listen on 127.0.0.1:port (0: any free port) and
- * serve on a thread of its own, with its own executor, on reactor r.
- * Each request waits on its own timer: none holds up another.  A malformed
- * request gets 400.  Returns 0 once it is listening, or a negative errno.
+ * delay_server_start_config - listen on 127.0.0.1:config->port and serve
+ * HTTP/1.1 on config->threads executor threads of its own, on reactor r.
+ * One task accepts, on the first thread, and hands each connection to
+ * the threads in turn; each connection is one task on one thread.  Each
+ * request waits on a timer of its own (none for 0 ms): none holds up
+ * another.  A connection is kept alive as HTTP/1.1 says (HTTP/1.0: when
+ * the client asks for it), its pipelined requests are answered in order,
+ * and it is closed once idle for config->idle_ms.  The message is the
+ * path's, without the query.  A malformed request gets 400 (405: not GET
+ * or HEAD, 414: a URL over DELAY_URL_MAX bytes, 431: a head over
+ * DELAY_HEAD_MAX bytes) and its connection is closed.
+ * Returns 0 once it is listening, or a negative errno (-EINVAL: r, config
+ * or out NULL, a port outside 0-65535, threads or idle_ms negative).
  */
+int delay_server_start_config(struct lfr_reactor *r,
+			      const struct delay_server_config *config,
+			      struct delay_server **out);
+/* delay_server_start_config with port, one thread, the default timeout */
 int delay_server_start(struct lfr_reactor *r, int port,
 		       struct delay_server **out);
 /* the port it listens on */
 int delay_server_port(const struct delay_server *s);
-/* stops it: connections still waiting are closed without an answer */
+/* its executor threads */
+int delay_server_threads(const struct delay_server *s);
+/* stops it: connections still open are closed without an answer */
 void delay_server_stop(struct delay_server *s);
 
 /*
  * Out of fds, the server goes on: the accept task backs off (see
  * lfr_tcp_accept_poll) and logs the first error of a run and its end to
  * stderr, not every try; a request that cannot get a timer is answered
- * 503.  Connections wait in the backlog meanwhile.
+ * 503, and an idle connection that cannot get one is closed.  Connections
+ * wait in the backlog meanwhile.
  */
 
 /*
- * delay_server_main - the delayserver program: a reactor and the server on
- * port, "delayserver: listening on 127.0.0.1:PORT" on stdout, then serve
- * until SIGINT or SIGTERM, stop cleanly and return 0 (1: could not start,
- * the reason on stderr).  Call it before starting any thread: it blocks
- * both signals in the calling thread, and the threads it starts inherit
- * that, so the signal always reaches it.  After the first signal a second
- * one, or a clean stop taking over 5 s (SIGALRM), ends the process at
- * once.
+ * delay_server_main - the delayserver program: a reactor and the server
+ * as config says, "delayserver: listening on 127.0.0.1:PORT with N
+ * executor threads" on stdout, then serve until SIGINT or SIGTERM, stop
+ * cleanly and return 0 (1: could not start, the reason on stderr).  Call
+ * it before starting any thread: it blocks both signals in the calling
+ * thread, and the threads it starts inherit that, so the signal always
+ * reaches it.  After the first signal a second one, or a clean stop
+ * taking over 5 s (SIGALRM), ends the process at once.
  */
-int delay_server_main(int port);
+int delay_server_main(const struct delay_server_config *config);
 
 /* ---- the client: T executor threads, each spawning R requests ---------- */
 

@@ -10,8 +10,10 @@
  * accept backs off until connections close (lfr_tcp_accept_poll), and one
  * line is logged when that starts and one when it ends.
  *
- *   echo-server [--port 7007] [--threads 4]   (127.0.0.1; port 0: any free
- *                                               port, printed first)
+ *   echo-server [--port 7007] [--threads N]   (127.0.0.1; port 0: any free
+ *                                               port, printed first;
+ *                                               threads: one per online
+ *                                               CPU by default)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -30,7 +32,7 @@
 
 static struct lfr_reactor *reactor;
 static struct lfr_tcp *listener;
-static int nthreads = 4;
+static int nthreads; /* 0 until set: one per online CPU */
 static atomic_bool stopping;
 static sem_t started;
 
@@ -199,9 +201,14 @@ int main(int argc, char **argv)
 		if (strcmp(argv[i], "--port") == 0 && i + 1 < argc)
 			port = strtol(argv[++i], NULL, 10);
 		else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
-			nthreads = atoi(argv[++i]);
+			nthreads = atoi(argv[++i]) ?: -1;
 		else
 			port = -1;
+	}
+	if (nthreads == 0) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+		nthreads = cpus > 0 ? (int)cpus : 1;
 	}
 	if (port < 0 || port > 65535 || nthreads < 1) {
 		fprintf(stderr, "usage: %s [--port N] [--threads N]\n", argv[0]);

@@ -115,6 +115,22 @@ Test(e2e, serves_and_fetches_delayed_responses_in_one_process)
 /* A request waiting a minute holds up no other: the fetch below finishes
  * within the suite's timeout only if the server serves it meanwhile.
  * Stopping the server then closes the waiting connection unanswered. */
+/* the seed's workload against the server on two executor threads */
+Test(e2e, serves_the_seed_workload_on_two_executor_threads)
+{
+	struct delay_server_config config = { .threads = 2 };
+	struct delay_fetch f = { .threads = 12, .requests = 5, .unit_ms = 20 };
+	static struct delay_reply replies[12 * 5];
+
+	cr_assert_eq(lfr_reactor_new(NULL, &reactor), 0);
+	cr_assert_eq(delay_server_start_config(reactor, &config, &server), 0);
+	cr_assert_eq(delay_server_threads(server), 2);
+	f.port = delay_server_port(server);
+	cr_assert_eq(delay_fetch_all(reactor, &f, replies), 0);
+	check_replies(&f, replies);
+	stop();
+}
+
 Test(e2e, a_long_request_holds_up_no_other)
 {
 	struct delay_fetch f = { .threads = 2, .requests = 3, .unit_ms = 20 };
@@ -184,6 +200,11 @@ Test(e2e, bad_arguments_are_einval)
 	cr_assert_eq(delay_fetch_all(reactor, &f, &reply), -EINVAL);
 	cr_assert_eq(delay_server_start(reactor, 70000, &server), -EINVAL);
 	cr_assert_eq(delay_server_start(NULL, 0, &server), -EINVAL);
+	cr_assert_eq(delay_server_start_config(reactor, NULL, &server), -EINVAL);
+	cr_assert_eq(delay_server_start_config(reactor,
+		&(struct delay_server_config){ .threads = -1 }, &server), -EINVAL);
+	cr_assert_eq(delay_server_start_config(reactor,
+		&(struct delay_server_config){ .idle_ms = -1 }, &server), -EINVAL);
 	lfr_reactor_free(reactor);
 }
 
@@ -277,6 +298,7 @@ static size_t request(int port, const char *req, char *buf, size_t size, int ms)
 /* the child: the delayserver program, with about 40 fds to spare */
 static void serve_out_of_fds(int out, int err)
 {
+	struct delay_server_config config = { .port = 0 };
 	struct rlimit rl;
 	struct dirent *e;
 	long high = 2;
@@ -295,7 +317,7 @@ static void serve_out_of_fds(int out, int err)
 	rl.rlim_cur = (rlim_t)high + 1 + 40;
 	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
 		_exit(3);
-	_exit(delay_server_main(0)); /* _exit: not Criterion's atexit */
+	_exit(delay_server_main(&config)); /* _exit: not Criterion's atexit */
 }
 
 /*
@@ -352,7 +374,8 @@ Test(e2e, out_of_fds_the_delay_server_recovers_idles_logs_little_and_stops_on_si
 
 	/* the load is gone: an answer within 1 s */
 	t0 = now_s();
-	request(port, "GET /0/again HTTP/1.1\r\n\r\n", buf, sizeof(buf), 1000);
+	request(port, "GET /0/again HTTP/1.1\r\nConnection: close\r\n\r\n",
+		buf, sizeof(buf), 1000);
 	answered = now_s() - t0;
 	cr_assert(strncmp(buf, "HTTP/1.1 200 OK\r\n", 17) == 0 &&
 		  strstr(buf, "\r\n\r\nagain"),
