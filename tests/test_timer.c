@@ -598,3 +598,120 @@ Test(timer, an_arm_the_timerfd_refuses_fails_and_leaves_the_timer_disarmed)
 	lfr_timer_free(later);
 	lfr_reactor_free(r);
 }
+
+/* A reference model, single-threaded: thousands of random arms (future
+ * deadlines, many equal), resets, cancels, arms in the past and frees
+ * with fresh timers over a few hundred timers.  Every timer still armed at
+ * the end must fire once, in the model's (deadline, arm order) order, and
+ * no other timer may fire. */
+enum { MODEL_N = 300, MODEL_OPS = 20000 };
+
+static atomic_int model_len;
+static int model_order[MODEL_N * 4];
+
+static void model_wake(void *data)
+{
+	int i = atomic_fetch_add(&model_len, 1);
+
+	if (i < MODEL_N * 4)
+		model_order[i] = (int)(intptr_t)data;
+}
+
+static void model_drop(void *data)
+{
+	(void)data;
+}
+
+static struct lfr_waker model_clone(void *data);
+static const struct lfr_waker_vtable model_vtable = {
+	model_clone, model_wake, model_wake, model_drop
+};
+
+static struct lfr_waker model_clone(void *data)
+{
+	return (struct lfr_waker){ &model_vtable, data };
+}
+
+struct model_timer {
+	struct lfr_timer *t;
+	bool armed;
+	uint64_t deadline, seq;
+	int idx;
+};
+
+static int model_cmp(const void *a, const void *b)
+{
+	const struct model_timer *x = *(struct model_timer *const *)a;
+	const struct model_timer *y = *(struct model_timer *const *)b;
+
+	if (x->deadline != y->deadline)
+		return x->deadline < y->deadline ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+Test(timer, random_arms_resets_cancels_and_frees_fire_in_the_models_order)
+{
+	static struct model_timer m[MODEL_N];
+	static struct model_timer *want[MODEL_N];
+	struct lfr_reactor *r;
+	uint64_t base, seq = 0;
+	unsigned seed = (unsigned)lfr_timer_now();
+	int i, op, nwant = 0, id = 0;
+
+	srand(seed);
+	cr_assert_eq(lfr_reactor_new(NULL, &r), 0);
+	for (i = 0; i < MODEL_N; i++) {
+		cr_assert_eq(lfr_timer_new(r, &m[i].t), 0);
+		m[i].idx = id++;
+	}
+	base = lfr_timer_now() + 3000 * MS;
+	for (op = 0; op < MODEL_OPS; op++) {
+		struct model_timer *x = &m[rand() % MODEL_N];
+		struct lfr_waker w = model_clone((void *)(intptr_t)x->idx);
+		int err = 1, kind = rand() % 16;
+
+		if (kind < 10) { /* arm or reset, a deadline to come */
+			uint64_t d = base + (uint64_t)(rand() % 500);
+
+			cr_assert_eq(lfr_timer_arm(x->t, d,
+						   LFR_TIMER_DEADLINE), 0);
+			x->armed = true;
+			x->deadline = d;
+			x->seq = seq++;
+			cr_assert_eq(lfr_timer_poll(x->t, &w, &err),
+				     LFR_PENDING);
+			cr_assert_eq(err, 0);
+		} else if (kind < 13) {
+			cr_assert_eq(lfr_timer_cancel(x->t), x->armed,
+				     "seed %u op %d", seed, op);
+			x->armed = false;
+		} else if (kind < 14) { /* at once: out of the heap */
+			cr_assert_eq(lfr_timer_arm(x->t, 0, 0), 0);
+			x->armed = false;
+			cr_assert(is_ready(x->t));
+		} else { /* a fresh timer in its place */
+			lfr_timer_free(x->t);
+			cr_assert_eq(lfr_timer_new(r, &x->t), 0);
+			x->armed = false;
+			x->idx = id++;
+		}
+	}
+	if (lfr_timer_now() >= base - 500 * MS)
+		cr_skip_test("the operations took too long on this machine");
+	/* what fired at once is done with; the rest fires from here */
+	atomic_store(&model_len, 0);
+	for (i = 0; i < MODEL_N; i++)
+		if (m[i].armed)
+			want[nwant++] = &m[i];
+	qsort(want, (size_t)nwant, sizeof(*want), model_cmp);
+	cr_assert(WAIT_FOR(atomic_load(&model_len) >= nwant, 30000));
+	sleep_ms(50); /* time for a wrong extra wake */
+	cr_assert_eq(atomic_load(&model_len), nwant, "seed %u", seed);
+	for (i = 0; i < nwant; i++)
+		cr_assert_eq(model_order[i], want[i]->idx,
+			     "seed %u: fired #%d is %d, the model says %d",
+			     seed, i, model_order[i], want[i]->idx);
+	for (i = 0; i < MODEL_N; i++)
+		lfr_timer_free(m[i].t);
+	lfr_reactor_free(r);
+}
