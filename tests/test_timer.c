@@ -715,3 +715,54 @@ Test(timer, random_arms_resets_cancels_and_frees_fire_in_the_models_order)
 		lfr_timer_free(m[i].t);
 	lfr_reactor_free(r);
 }
+
+/* With no fd left for the timerfd, the first timer of a reactor (or its
+ * first sleep) is -EMFILE and leaves nothing behind; once an fd is free,
+ * the next one makes the structure and fires.  In a child: it lowers its
+ * RLIMIT_NOFILE. */
+static int timers_without_fds(void)
+{
+	struct lfr_timer *t = NULL;
+	struct lfr_sleep *s = NULL;
+	struct lfr_reactor *r;
+	struct rlimit low;
+	int fds[64], n = 0, i;
+
+	if (lfr_reactor_new(NULL, &r))
+		return 1;
+	low.rlim_cur = low.rlim_max = (rlim_t)highest_fd() + 1;
+	if (setrlimit(RLIMIT_NOFILE, &low))
+		return 1;
+	while (n < 64 && (fds[n] = dup(0)) >= 0) /* fill any gap */
+		n++;
+	if (n == 64)
+		return 1;
+	if (lfr_timer_new(r, &t) != -EMFILE || t)
+		return 2;
+	if (lfr_sleep_new(r, 1, &s) != -EMFILE || s)
+		return 3;
+	if (lfr_timer_new(r, &t) != -EMFILE || t)
+		return 4;
+	for (i = 0; i < n; i++)
+		close(fds[i]);
+	if (lfr_timer_new(r, &t) || lfr_timer_arm(t, 1 * MS, 0))
+		return 5;
+	if (!WAIT_FOR(is_ready(t), 10000))
+		return 6;
+	lfr_timer_free(t);
+	lfr_reactor_free(r);
+	return 0;
+}
+
+Test(timer, with_no_fd_for_the_timerfd_a_first_timer_is_emfile_then_works)
+{
+	int status;
+	pid_t pid = fork();
+
+	cr_assert_geq(pid, 0);
+	if (pid == 0)
+		_exit(timers_without_fds());
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status), "the child died");
+	cr_assert_eq(WEXITSTATUS(status), 0, "exit %d", WEXITSTATUS(status));
+}
