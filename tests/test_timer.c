@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "helpers.h"
@@ -765,4 +766,61 @@ Test(timer, with_no_fd_for_the_timerfd_a_first_timer_is_emfile_then_works)
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
 	cr_assert(WIFEXITED(status), "the child died");
 	cr_assert_eq(WEXITSTATUS(status), 0, "exit %d", WEXITSTATUS(status));
+}
+
+/* Timers freed just as they fall due: each thread arms a timer for a few
+ * microseconds, polls it (so it holds a clone of the waker) and frees it
+ * after a random short wait, before, during or after the poller fires it.
+ * Every clone is woken or dropped exactly once, and nothing is used after
+ * it was freed (ASan, in CI). */
+struct freer {
+	struct lfr_reactor *r;
+	struct counting_waker *cw;
+	unsigned seed;
+};
+
+static void *freer_main(void *arg)
+{
+	struct freer *f = arg;
+	struct lfr_waker w = cw_waker(f->cw);
+	int i, err;
+
+	for (i = 0; i < 3000; i++) {
+		struct lfr_timer *t;
+		struct timespec pause = { 0, rand_r(&f->seed) % 100000 };
+
+		if (lfr_timer_new(f->r, &t))
+			abort();
+		lfr_timer_arm(t, (uint64_t)(rand_r(&f->seed) % 50000), 0);
+		lfr_timer_poll(t, &w, &err);
+		if (err)
+			abort();
+		if (i % 4)
+			nanosleep(&pause, NULL);
+		if (i % 5 == 0)
+			lfr_timer_cancel(t);
+		lfr_timer_free(t);
+	}
+	return NULL;
+}
+
+Test(timer, timers_freed_as_they_fire_wake_or_drop_each_clone_once)
+{
+	static struct counting_waker cw;
+	struct freer f[ARMERS];
+	pthread_t th[ARMERS];
+	struct lfr_reactor *r;
+	int i;
+
+	cw_init(&cw);
+	cr_assert_eq(lfr_reactor_new(NULL, &r), 0);
+	for (i = 0; i < ARMERS; i++) {
+		f[i] = (struct freer){ r, &cw, (unsigned)i + 7 };
+		cr_assert_eq(pthread_create(&th[i], NULL, freer_main, &f[i]), 0);
+	}
+	for (i = 0; i < ARMERS; i++)
+		pthread_join(th[i], NULL);
+	cr_assert_eq(atomic_load(&cw.misuse), 0);
+	cr_assert_eq(atomic_load(&cw.refs), 1, "every clone dropped once");
+	lfr_reactor_free(r);
 }
