@@ -824,3 +824,41 @@ Test(timer, timers_freed_as_they_fire_wake_or_drop_each_clone_once)
 	cr_assert_eq(atomic_load(&cw.refs), 1, "every clone dropped once");
 	lfr_reactor_free(r);
 }
+
+/* Every allocation of a reactor's first timer failing in turn: -ENOMEM
+ * and nothing left behind (no fd, no registration), or success; then the
+ * timer works. */
+Test(timer, each_failed_allocation_of_a_first_timer_is_enomem_and_leaves_nothing)
+{
+	struct lfr_reactor *r;
+	struct lfr_timer *t;
+	long k;
+	int fds, ret = -ENOMEM;
+
+	for (k = 0; ret == -ENOMEM && k < 100; k++) {
+		cr_assert_eq(lfr_reactor_new(NULL, &r), 0);
+		fds = count_dir("/proc/self/fd");
+		t = NULL;
+		lfr__hooks.fail_alloc_after = k;
+		ret = lfr_timer_new(r, &t);
+		lfr__hooks.fail_alloc_after = -1;
+		if (ret == -ENOMEM) {
+			cr_assert_null(t);
+			cr_assert_leq(count_dir("/proc/self/fd"), fds + 1);
+			/* a structure made stays, with its one registration */
+			cr_assert_eq(stats_of(r).registrations,
+				     (uint64_t)(count_dir("/proc/self/fd") -
+						fds));
+		}
+		if (ret == -ENOMEM)
+			cr_assert_eq(lfr_timer_new(r, &t), 0, "after %ld", k);
+		else
+			cr_assert_eq(ret, 0, "%s", lfr_strerror(ret));
+		cr_assert_eq(lfr_timer_arm(t, 1 * MS, 0), 0);
+		cr_assert(WAIT_FOR(is_ready(t), 10000), "after %ld", k);
+		lfr_timer_free(t);
+		lfr_reactor_free(r);
+	}
+	cr_assert_eq(ret, 0);
+	cr_assert_gt(k, 1, "an allocation was made to fail");
+}
