@@ -255,8 +255,8 @@ void lfr__timers_free(struct lfr__timers *ts)
 	free(ts);
 }
 
-/* the structure's own teardown while the reactor lives: it lost the race
- * to fill the slot, or failed half-way */
+/* the structure's own teardown while the reactor lives: it failed
+ * half-way */
 static void timers_discard(struct lfr__timers *ts, bool registered)
 {
 	if (registered)
@@ -299,24 +299,32 @@ static int timers_new(struct lfr_reactor *r, struct lfr__timers **out)
 	return 0;
 }
 
+/* Making a structure is serialised: a second thread that made one of its
+ * own while the first was in the making would need a second timerfd, and
+ * fail where only one fd was left (the first timer's error, for a later
+ * one).  Taken only while a reactor has no structure yet. */
+static pthread_mutex_t making = PTHREAD_MUTEX_INITIALIZER;
+
 /* the reactor's structure, made on first use; 0 or a negative errno */
 static int timers_of(struct lfr_reactor *r, struct lfr__timers **out)
 {
 	struct lfr__timers *_Atomic *slot = lfr__reactor_timers(r);
-	struct lfr__timers *ts, *none = NULL;
-	int ret;
+	struct lfr__timers *ts;
+	int ret = 0;
 
 	ts = atomic_load_explicit(slot, memory_order_acquire);
 	if (!ts) {
-		ret = timers_new(r, &ts);
+		pthread_mutex_lock(&making);
+		ts = atomic_load_explicit(slot, memory_order_acquire);
+		if (!ts) {
+			ret = timers_new(r, &ts);
+			if (!ret)
+				atomic_store_explicit(slot, ts,
+						      memory_order_release);
+		}
+		pthread_mutex_unlock(&making);
 		if (ret)
 			return ret;
-		if (!atomic_compare_exchange_strong_explicit(
-			    slot, &none, ts, memory_order_acq_rel,
-			    memory_order_acquire)) {
-			timers_discard(ts, true); /* another thread's won */
-			ts = none;
-		}
 	}
 	*out = ts;
 	return 0;

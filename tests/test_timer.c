@@ -862,3 +862,83 @@ Test(timer, each_failed_allocation_of_a_first_timer_is_enomem_and_leaves_nothing
 	cr_assert_eq(ret, 0);
 	cr_assert_gt(k, 1, "an allocation was made to fail");
 }
+
+/* Two threads make the first timers of a reactor at once, with one fd to
+ * spare: the structure needs one timerfd, so both get a timer (neither
+ * may fail for an fd only the first timer needs).  In a child, over many
+ * fresh reactors, to catch both in the making together. */
+struct first_timer {
+	struct lfr_reactor *r;
+	pthread_barrier_t *go;
+	struct lfr_timer *t;
+	int ret;
+};
+
+static void *first_timer_main(void *arg)
+{
+	struct first_timer *f = arg;
+
+	pthread_barrier_wait(f->go);
+	f->ret = lfr_timer_new(f->r, &f->t);
+	return NULL;
+}
+
+static int racing_first_timers(void)
+{
+	struct rlimit lim, low;
+	int round, failed = 0;
+
+	if (getrlimit(RLIMIT_NOFILE, &lim))
+		return 1;
+	for (round = 0; round < 300; round++) {
+		struct first_timer f[2];
+		pthread_barrier_t go;
+		pthread_t th[2];
+		struct lfr_reactor *r;
+		int fds[64], n = 0, i;
+
+		if (setrlimit(RLIMIT_NOFILE, &lim) || lfr_reactor_new(NULL, &r))
+			return 1;
+		low = lim;
+		low.rlim_cur = (rlim_t)highest_fd() + 2;
+		if (setrlimit(RLIMIT_NOFILE, &low))
+			return 1;
+		while (n < 64 && (fds[n] = dup(0)) >= 0) /* fill any gap */
+			n++;
+		if (n == 0 || n == 64)
+			return 1;
+		close(fds[--n]); /* one fd to spare */
+		pthread_barrier_init(&go, NULL, 2);
+		for (i = 0; i < 2; i++) {
+			f[i] = (struct first_timer){ r, &go, NULL, 1 };
+			if (pthread_create(&th[i], NULL, first_timer_main, &f[i]))
+				return 1;
+		}
+		for (i = 0; i < 2; i++) {
+			pthread_join(th[i], NULL);
+			if (f[i].ret)
+				failed++;
+			lfr_timer_free(f[i].t);
+		}
+		pthread_barrier_destroy(&go);
+		lfr_reactor_free(r);
+		while (n)
+			close(fds[--n]);
+	}
+	return failed ? 2 : 0;
+}
+
+Test(timer, two_threads_making_the_first_timers_at_once_need_one_fd)
+{
+	int status;
+	pid_t pid = fork();
+
+	cr_assert_geq(pid, 0);
+	if (pid == 0)
+		_exit(racing_first_timers());
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status), "the child died");
+	cr_assert_eq(WEXITSTATUS(status), 0,
+		     "exit %d (2: a timer failed for want of a second fd)",
+		     WEXITSTATUS(status));
+}
