@@ -687,6 +687,28 @@ Test(errors, every_config_and_stats_size_reads_and_writes_whole_fields_only)
 				     "size %zu", size);
 		}
 	}
+	/* the largest size there is: a zero tail is fine, a set byte not */
+	{
+		static union {
+			struct lfr_reactor_config cfg;
+			struct lfr_reactor_stats st;
+			unsigned char bytes[LFR_STRUCT_SIZE_MAX];
+		} max;
+
+		memset(&max, 0, sizeof(max));
+		lfr_reactor_config_init(&max.cfg);
+		max.cfg.size = LFR_STRUCT_SIZE_MAX;
+		cr_assert_eq(lfr_reactor_new(&max.cfg, &other), 0);
+		lfr_reactor_free(other);
+		max.bytes[LFR_STRUCT_SIZE_MAX - 1] = 1;
+		cr_assert_eq(lfr_reactor_new(&max.cfg, &other), -E2BIG);
+		memset(&max, 0xa5, sizeof(max));
+		max.st.size = LFR_STRUCT_SIZE_MAX;
+		cr_assert_eq(lfr_reactor_stats(r, &max.st), 0);
+		cr_assert_eq(max.st.size, sizeof(max.st));
+		for (i = sizeof(max.st); i < sizeof(max); i++)
+			cr_assert_eq(max.bytes[i], 0xa5, "byte %zu written", i);
+	}
 	for (size = LFR_REACTOR_STATS_SIZE_MIN; size <= sizeof(s); size++) {
 		want = st_ends[0];
 		for (i = 1; i < 8 && st_ends[i] <= size; i++)
