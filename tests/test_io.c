@@ -1234,3 +1234,33 @@ Test(io, a_listener_holds_one_fd_its_back_off_timer_none)
 	cr_assert_eq(count_dir("/proc/self/fd"), before,
 		     "the timerfd closed with the reactor");
 }
+
+/* listen options at the largest size there is: a zero tail is accepted,
+ * a set last byte is -E2BIG and leaves no fd behind */
+Test(io, listen_options_of_the_largest_size_are_checked_to_their_last_byte)
+{
+	static union {
+		struct lfr_listen_opts o;
+		unsigned char bytes[LFR_STRUCT_SIZE_MAX];
+	} max;
+	struct sockaddr_in any = loopback(0);
+	struct lfr_tcp *l = NULL;
+	struct lfr_reactor *r;
+	int fds;
+
+	cr_assert_eq(lfr_reactor_new(NULL, &r), 0);
+	memset(&max, 0, sizeof(max));
+	lfr_listen_opts_init(&max.o);
+	max.o.size = LFR_STRUCT_SIZE_MAX;
+	cr_assert_eq(lfr_tcp_listen_opts(r, (struct sockaddr *)&any, sizeof(any),
+					 &max.o, &l), 0);
+	lfr_tcp_close(l);
+	l = NULL;
+	fds = count_dir("/proc/self/fd");
+	max.bytes[LFR_STRUCT_SIZE_MAX - 1] = 1;
+	cr_assert_eq(lfr_tcp_listen_opts(r, (struct sockaddr *)&any, sizeof(any),
+					 &max.o, &l), -E2BIG);
+	cr_assert_null(l);
+	cr_assert_eq(count_dir("/proc/self/fd"), fds);
+	lfr_reactor_free(r);
+}
