@@ -944,3 +944,59 @@ Test(timer, two_threads_making_the_first_timers_at_once_need_one_fd)
 		     "exit %d (2: a timer failed for want of a second fd)",
 		     WEXITSTATUS(status));
 }
+
+/* A waker on a poller makes the first timer of another reactor: it runs
+ * inside a read-side section, where it must not wait for a thread making
+ * a structure (that one may wait for a grace period), and still gets one. */
+static struct lfr_reactor *maker_target;
+static struct lfr_timer *made;
+static atomic_int made_ret = 1;
+
+static void maker_wake(void *data)
+{
+	(void)data;
+	if (atomic_load(&made_ret) != 1)
+		return;
+	atomic_store(&made_ret, lfr_timer_new(maker_target, &made));
+}
+
+static void maker_drop(void *data)
+{
+	(void)data;
+}
+
+static struct lfr_waker maker_clone(void *data);
+static const struct lfr_waker_vtable maker_vtable = {
+	maker_clone, maker_wake, maker_wake, maker_drop
+};
+
+static struct lfr_waker maker_clone(void *data)
+{
+	return (struct lfr_waker){ &maker_vtable, data };
+}
+
+Test(timer, a_waker_on_a_poller_makes_the_first_timer_of_a_reactor)
+{
+	struct lfr_waker w = { &maker_vtable, NULL };
+	struct lfr_reactor *r;
+	int q[2];
+	lfr_id id;
+
+	cr_assert_eq(lfr_reactor_new(NULL, &r), 0);
+	cr_assert_eq(lfr_reactor_new(NULL, &maker_target), 0);
+	test_pipe(q);
+	id = lfr_reactor_next_id(r);
+	cr_assert_eq(lfr_reactor_register(r, q[0], LFR_READABLE, id), 0);
+	cr_assert_eq(lfr_reactor_set_waker(r, &w, id), 0);
+	fire(q[1]);
+	cr_assert(WAIT_FOR(atomic_load(&made_ret) != 1, 5000));
+	cr_assert_eq(atomic_load(&made_ret), 0, "%s",
+		     lfr_strerror(atomic_load(&made_ret)));
+	cr_assert_eq(lfr_timer_arm(made, 1 * MS, 0), 0);
+	cr_assert(WAIT_FOR(is_ready(made), 10000));
+	lfr_timer_free(made);
+	cr_assert_eq(lfr_reactor_deregister(r, q[0], id), 0);
+	lfr_reactor_free(r);
+	lfr_reactor_free(maker_target);
+	close_pipe(q);
+}
