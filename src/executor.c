@@ -522,7 +522,7 @@ enum lfr_poll lfr_task_join_poll(struct lfr_task *t,
 	pthread_mutex_lock(&j->lock);
 	if (j->done)
 		goto done;
-	if (!waker) {
+	if (!waker || !waker->vtable) {
 		pthread_mutex_unlock(&j->lock);
 		*result = -EINVAL;
 		return LFR_READY;
@@ -533,6 +533,10 @@ enum lfr_poll lfr_task_join_poll(struct lfr_task *t,
 	}
 	pthread_mutex_unlock(&j->lock);
 	fresh = lfr_waker_clone(waker); /* user code: outside the lock */
+	if (!fresh.vtable) { /* nothing could wake the joiner: keep the old */
+		*result = -ENOMEM;
+		return LFR_READY;
+	}
 	pthread_mutex_lock(&j->lock);
 	if (j->done) {
 		pthread_mutex_unlock(&j->lock);

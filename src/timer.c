@@ -27,6 +27,7 @@
 
 #include "internal.h"
 #include "timers.h"
+#include "waker_table.h"
 
 #define ARITY 4
 #define NOT_QUEUED SIZE_MAX
@@ -256,7 +257,7 @@ void lfr__timers_free(struct lfr__timers *ts)
 }
 
 /* the structure's own teardown while the reactor lives: it lost the race
- * to fill the slot, or failed half-way */
+ * to fill the slot (made inside a waker), or failed half-way */
 static void timers_discard(struct lfr__timers *ts, bool registered)
 {
 	if (registered)
@@ -299,25 +300,49 @@ static int timers_new(struct lfr_reactor *r, struct lfr__timers **out)
 	return 0;
 }
 
+/* Making a structure is serialised: a second thread that made one of its
+ * own while the first was in the making would need a second timerfd, and
+ * fail where only one fd was left (the first timer's error, for a later
+ * one).  Taken only while a reactor has no structure yet.  A thread inside
+ * a read-side section (a waker) never waits for it: the maker may be
+ * waiting for a grace period, which waits for that thread.  If it is
+ * taken, such a thread makes a structure of its own, and the loser of the
+ * compare-and-swap that publishes them discards its own. */
+static pthread_mutex_t making = PTHREAD_MUTEX_INITIALIZER;
+
 /* the reactor's structure, made on first use; 0 or a negative errno */
 static int timers_of(struct lfr_reactor *r, struct lfr__timers **out)
 {
 	struct lfr__timers *_Atomic *slot = lfr__reactor_timers(r);
 	struct lfr__timers *ts, *none = NULL;
-	int ret;
+	bool locked;
+	int ret = 0;
 
+	ts = atomic_load_explicit(slot, memory_order_acquire);
+	if (ts) {
+		*out = ts;
+		return 0;
+	}
+	if (lfr__read_ongoing()) {
+		locked = pthread_mutex_trylock(&making) == 0;
+	} else {
+		pthread_mutex_lock(&making);
+		locked = true;
+	}
 	ts = atomic_load_explicit(slot, memory_order_acquire);
 	if (!ts) {
 		ret = timers_new(r, &ts);
-		if (ret)
-			return ret;
-		if (!atomic_compare_exchange_strong_explicit(
-			    slot, &none, ts, memory_order_acq_rel,
-			    memory_order_acquire)) {
+		if (!ret && !atomic_compare_exchange_strong_explicit(
+				    slot, &none, ts, memory_order_acq_rel,
+				    memory_order_acquire)) {
 			timers_discard(ts, true); /* another thread's won */
 			ts = none;
 		}
 	}
+	if (locked)
+		pthread_mutex_unlock(&making);
+	if (ret)
+		return ret;
 	*out = ts;
 	return 0;
 }

@@ -12,7 +12,8 @@
 struct lfr__timers;
 
 /* the reactor's slot: NULL until the first lfr_timer_new or lfr_sleep_new
- * on it; filled once, by compare-and-swap */
+ * on it; filled once, by compare-and-swap (under a mutex of timer.c
+ * except from a waker), and read without it */
 struct lfr__timers *_Atomic *lfr__reactor_timers(struct lfr_reactor *r);
 
 /* called by the reactor's teardown, after the pollers were joined and the

@@ -283,6 +283,11 @@ void lfr__read_unlock(void)
 	urcu_bp_read_unlock();
 }
 
+bool lfr__read_ongoing(void)
+{
+	return urcu_bp_read_ongoing();
+}
+
 static uint64_t mono_ns(void)
 {
 	struct timespec ts;

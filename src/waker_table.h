@@ -25,6 +25,10 @@ enum lfr__dispatch {
 
 void lfr__read_lock(void);
 void lfr__read_unlock(void);
+/* whether this thread is inside a read-side section (a waker run by a
+ * poller or by set_waker): it must not wait for anything that may wait for
+ * a grace period */
+bool lfr__read_ongoing(void);
 
 /* The table's one bucket limit, for a table sized for max_registrations
  * live entries: half of that, rounded up to a power of two (at least 1).

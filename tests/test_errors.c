@@ -625,3 +625,100 @@ Test(errors, growing_the_fd_owner_array_fails_with_enomem_and_leaves_nothing)
 	close(fd);
 	assert_pipe_still_works();
 }
+
+/* Every size from the smallest to a newer header's: the config's fields
+ * that lie wholly within size are read, the bytes past it never (they hold
+ * values over every limit), and a newer caller's zero tail is accepted;
+ * stats fill exactly the whole fields within size and nothing past them. */
+Test(errors, every_config_and_stats_size_reads_and_writes_whole_fields_only)
+{
+	static const size_t ends[] = {
+		END(struct lfr_reactor_config, pollers),
+		END(struct lfr_reactor_config, events_per_poll),
+		END(struct lfr_reactor_config, initial_buckets),
+		END(struct lfr_reactor_config, max_registrations),
+	};
+	static const size_t st_ends[] = {
+		END(struct lfr_reactor_stats, polls),
+		END(struct lfr_reactor_stats, events),
+		END(struct lfr_reactor_stats, wakes),
+		END(struct lfr_reactor_stats, no_waker),
+		END(struct lfr_reactor_stats, stale),
+		END(struct lfr_reactor_stats, registrations),
+		END(struct lfr_reactor_stats, buckets),
+		END(struct lfr_reactor_stats, fd_error),
+	};
+	struct {
+		struct lfr_reactor_config cfg;
+		unsigned char tail[16];
+	} c;
+	struct {
+		struct lfr_reactor_stats st;
+		unsigned char tail[16];
+	} s;
+	unsigned char *cb = (unsigned char *)&c, *sb = (unsigned char *)&s;
+	struct lfr_reactor *other;
+	size_t size, i, want;
+
+	for (size = LFR_REACTOR_CONFIG_SIZE_MIN; size <= sizeof(c); size++) {
+		memset(&c, 0xff, sizeof(c));
+		memset(&c.cfg, 0, size < sizeof(c.cfg) ? size : sizeof(c.cfg));
+		if (size > sizeof(c.cfg)) /* a newer caller's unset fields */
+			memset(c.tail, 0, size - sizeof(c.cfg));
+		c.cfg.size = (uint32_t)size;
+		/* the fields within size: valid values */
+		for (i = 0; i < 4 && ends[i] <= size; i++) {
+			if (i == 0)
+				c.cfg.pollers = 2;
+			else if (i == 1)
+				c.cfg.events_per_poll = 8;
+			else if (i == 2)
+				c.cfg.initial_buckets = 64;
+			else
+				c.cfg.max_registrations = 1024;
+		}
+		other = NULL;
+		cr_assert_eq(lfr_reactor_new(&c.cfg, &other), 0, "size %zu",
+			     size);
+		lfr_reactor_free(other);
+		if (size > sizeof(c.cfg)) {
+			cb[size - 1] = 1;
+			cr_assert_eq(lfr_reactor_new(&c.cfg, &other), -E2BIG,
+				     "size %zu", size);
+		}
+	}
+	/* the largest size there is: a zero tail is fine, a set byte not */
+	{
+		static union {
+			struct lfr_reactor_config cfg;
+			struct lfr_reactor_stats st;
+			unsigned char bytes[LFR_STRUCT_SIZE_MAX];
+		} max;
+
+		memset(&max, 0, sizeof(max));
+		lfr_reactor_config_init(&max.cfg);
+		max.cfg.size = LFR_STRUCT_SIZE_MAX;
+		cr_assert_eq(lfr_reactor_new(&max.cfg, &other), 0);
+		lfr_reactor_free(other);
+		max.bytes[LFR_STRUCT_SIZE_MAX - 1] = 1;
+		cr_assert_eq(lfr_reactor_new(&max.cfg, &other), -E2BIG);
+		memset(&max, 0xa5, sizeof(max));
+		max.st.size = LFR_STRUCT_SIZE_MAX;
+		cr_assert_eq(lfr_reactor_stats(r, &max.st), 0);
+		cr_assert_eq(max.st.size, sizeof(max.st));
+		for (i = sizeof(max.st); i < sizeof(max); i++)
+			cr_assert_eq(max.bytes[i], 0xa5, "byte %zu written", i);
+	}
+	for (size = LFR_REACTOR_STATS_SIZE_MIN; size <= sizeof(s); size++) {
+		want = st_ends[0];
+		for (i = 1; i < 8 && st_ends[i] <= size; i++)
+			want = st_ends[i];
+		memset(&s, 0xa5, sizeof(s));
+		s.st.size = (uint32_t)size;
+		cr_assert_eq(lfr_reactor_stats(r, &s.st), 0);
+		cr_assert_eq(s.st.size, want, "size %zu", size);
+		for (i = want; i < sizeof(s); i++)
+			cr_assert_eq(sb[i], 0xa5, "size %zu: byte %zu written",
+				     size, i);
+	}
+}

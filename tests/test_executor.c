@@ -947,6 +947,44 @@ Test(tasks, bad_arguments)
 	cr_assert_eq(atomic_load(&j.drops), 1);
 }
 
+/* a joining waker that cannot be cloned, or has no vtable, is an error
+ * the caller sees, not a PENDING nothing will end; the waker stored
+ * before stays and is woken when the task is over */
+Test(tasks, join_poll_with_an_uncloneable_or_empty_waker_fails_and_keeps_the_old)
+{
+	static struct counting_waker kept, failing;
+	static struct job j;
+	struct lfr_waker empty = { NULL, NULL }, w;
+	struct lfr_executor *ex;
+	struct lfr_task *h;
+	int result = 1;
+
+	cw_init(&kept);
+	cw_init(&failing);
+	atomic_store(&failing.fail_clone, true);
+	cr_assert_eq(lfr_executor_new(&ex), 0);
+	cr_assert_eq(lfr_executor_spawn_handle(ex, job_poll, job_drop, &j, &h),
+		     0);
+	w = cw_waker(&kept);
+	cr_assert_eq(lfr_task_join_poll(h, &w, &result), LFR_PENDING);
+	w = cw_waker(&failing);
+	result = 1;
+	cr_assert_eq(lfr_task_join_poll(h, &w, &result), LFR_READY,
+		     "a failed clone: no PENDING without a waker");
+	cr_assert_eq(result, -ENOMEM);
+	result = 1;
+	cr_assert_eq(lfr_task_join_poll(h, &empty, &result), LFR_READY);
+	cr_assert_eq(result, -EINVAL);
+	cr_assert_eq(atomic_load(&kept.drops), 0, "the old waker stays");
+	lfr_executor_free(ex);
+	cr_assert_eq(cw_wakes(&kept), 1, "and is woken at the task's end");
+	w = lfr_waker_noop();
+	cr_assert_eq(lfr_task_join_poll(h, &w, &result), LFR_READY);
+	cr_assert_eq(result, -ECANCELED);
+	cr_assert_eq(atomic_load(&kept.misuse), 0);
+	cr_assert_eq(atomic_load(&kept.refs), 1);
+}
+
 Test(tasks, spawn_handle_out_of_memory_takes_nothing)
 {
 	static struct job j;

@@ -1110,3 +1110,43 @@ Test(lifecycle, stray_closes_of_the_epoll_fd_and_the_stop_eventfd_still_free)
 	cr_assert_eq(atomic_load(&cw.refs), 1);
 	close_pipe(q);
 }
+
+/* One thread using more reactors in turn than it keeps state for: every
+ * call may hand the oldest reactor's state to its maintainer.  Registers,
+ * re-arms, replaces wakers and deregisters on six reactors round robin;
+ * every waker reference is dropped once the reactors are freed and
+ * nothing leaks (LeakSanitizer, in CI). */
+Test(lifecycle, a_thread_rotating_over_six_reactors_keeps_every_waker_count)
+{
+	enum { R = 6, ROUNDS = 3000 };
+	static struct counting_waker cw[2];
+	struct lfr_reactor *rs[R];
+	struct lfr_waker w[2];
+	int q[2], i, k;
+
+	for (k = 0; k < 2; k++) {
+		cw_init(&cw[k]);
+		w[k] = cw_waker(&cw[k]);
+	}
+	for (i = 0; i < R; i++)
+		cr_assert_eq(lfr_reactor_new(NULL, &rs[i]), 0);
+	test_pipe(q);
+	for (k = 0; k < ROUNDS; k++) {
+		struct lfr_reactor *x = rs[k % R];
+		lfr_id id = lfr_reactor_next_id(x);
+
+		cr_assert_eq(lfr_reactor_register(x, q[0], LFR_READABLE, id), 0);
+		cr_assert_eq(lfr_reactor_set_waker(x, &w[0], id), 0);
+		cr_assert_eq(lfr_reactor_set_waker(x, &w[0], id), 0);
+		cr_assert_eq(lfr_reactor_set_waker(x, &w[1], id), 0);
+		cr_assert_eq(lfr_reactor_deregister(x, q[0], id), 0);
+	}
+	for (i = 0; i < R; i++)
+		lfr_reactor_free(rs[i]);
+	close_pipe(q);
+	for (k = 0; k < 2; k++) {
+		cr_assert_eq(atomic_load(&cw[k].misuse), 0);
+		cr_assert_eq(atomic_load(&cw[k].refs), 1, "waker %d", k);
+		cr_assert_eq(atomic_load(&cw[k].clones), ROUNDS);
+	}
+}

@@ -1083,7 +1083,7 @@ Test(io, from_fd_wraps_a_listening_socket_with_options_of_its_own)
 {
 	struct lfr_waker k = lfr_waker_noop();
 	struct sockaddr_in any = loopback(0);
-	struct lfr_tcp *l, *c, *s;
+	struct lfr_tcp *l, *c, *s, *none;
 	struct lfr_reactor *r;
 	int fd, one = 1, err;
 
@@ -1103,8 +1103,9 @@ Test(io, from_fd_wraps_a_listening_socket_with_options_of_its_own)
 	cr_assert(POLL_READY(lfr_tcp_connect_poll(c, &k, &err), 2000));
 	cr_assert_eq(err, 0);
 	round_trip(c, s);
-	cr_assert_eq(lfr_tcp_accept_poll(l, &k, &c, &err), LFR_PENDING,
+	cr_assert_eq(lfr_tcp_accept_poll(l, &k, &none, &err), LFR_PENDING,
 		     "a blocking accept would hang here");
+	cr_assert_null(none);
 	lfr_tcp_close(s);
 	lfr_tcp_close(c);
 	lfr_tcp_close(l);
@@ -1232,4 +1233,34 @@ Test(io, a_listener_holds_one_fd_its_back_off_timer_none)
 	lfr_reactor_free(r);
 	cr_assert_eq(count_dir("/proc/self/fd"), before,
 		     "the timerfd closed with the reactor");
+}
+
+/* listen options at the largest size there is: a zero tail is accepted,
+ * a set last byte is -E2BIG and leaves no fd behind */
+Test(io, listen_options_of_the_largest_size_are_checked_to_their_last_byte)
+{
+	static union {
+		struct lfr_listen_opts o;
+		unsigned char bytes[LFR_STRUCT_SIZE_MAX];
+	} max;
+	struct sockaddr_in any = loopback(0);
+	struct lfr_tcp *l = NULL;
+	struct lfr_reactor *r;
+	int fds;
+
+	cr_assert_eq(lfr_reactor_new(NULL, &r), 0);
+	memset(&max, 0, sizeof(max));
+	lfr_listen_opts_init(&max.o);
+	max.o.size = LFR_STRUCT_SIZE_MAX;
+	cr_assert_eq(lfr_tcp_listen_opts(r, (struct sockaddr *)&any, sizeof(any),
+					 &max.o, &l), 0);
+	lfr_tcp_close(l);
+	l = NULL;
+	fds = count_dir("/proc/self/fd");
+	max.bytes[LFR_STRUCT_SIZE_MAX - 1] = 1;
+	cr_assert_eq(lfr_tcp_listen_opts(r, (struct sockaddr *)&any, sizeof(any),
+					 &max.o, &l), -E2BIG);
+	cr_assert_null(l);
+	cr_assert_eq(count_dir("/proc/self/fd"), fds);
+	lfr_reactor_free(r);
 }

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "helpers.h"
@@ -597,4 +598,405 @@ Test(timer, an_arm_the_timerfd_refuses_fails_and_leaves_the_timer_disarmed)
 	lfr_timer_free(t);
 	lfr_timer_free(later);
 	lfr_reactor_free(r);
+}
+
+/* A reference model, single-threaded: thousands of random arms (future
+ * deadlines, many equal), resets, cancels, arms in the past and frees
+ * with fresh timers over a few hundred timers.  Every timer still armed at
+ * the end must fire once, in the model's (deadline, arm order) order, and
+ * no other timer may fire. */
+enum { MODEL_N = 300, MODEL_OPS = 20000 };
+
+static atomic_int model_len;
+static int model_order[MODEL_N * 4];
+
+static void model_wake(void *data)
+{
+	int i = atomic_fetch_add(&model_len, 1);
+
+	if (i < MODEL_N * 4)
+		model_order[i] = (int)(intptr_t)data;
+}
+
+static void model_drop(void *data)
+{
+	(void)data;
+}
+
+static struct lfr_waker model_clone(void *data);
+static const struct lfr_waker_vtable model_vtable = {
+	model_clone, model_wake, model_wake, model_drop
+};
+
+static struct lfr_waker model_clone(void *data)
+{
+	return (struct lfr_waker){ &model_vtable, data };
+}
+
+struct model_timer {
+	struct lfr_timer *t;
+	bool armed;
+	uint64_t deadline, seq;
+	int idx;
+};
+
+static int model_cmp(const void *a, const void *b)
+{
+	const struct model_timer *x = *(struct model_timer *const *)a;
+	const struct model_timer *y = *(struct model_timer *const *)b;
+
+	if (x->deadline != y->deadline)
+		return x->deadline < y->deadline ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+Test(timer, random_arms_resets_cancels_and_frees_fire_in_the_models_order)
+{
+	static struct model_timer m[MODEL_N];
+	static struct model_timer *want[MODEL_N];
+	struct lfr_reactor *r;
+	uint64_t base, seq = 0;
+	unsigned seed = (unsigned)lfr_timer_now();
+	int i, op, nwant = 0, id = 0;
+
+	srand(seed);
+	cr_assert_eq(lfr_reactor_new(NULL, &r), 0);
+	for (i = 0; i < MODEL_N; i++) {
+		cr_assert_eq(lfr_timer_new(r, &m[i].t), 0);
+		m[i].idx = id++;
+	}
+	base = lfr_timer_now() + 3000 * MS;
+	for (op = 0; op < MODEL_OPS; op++) {
+		struct model_timer *x = &m[rand() % MODEL_N];
+		struct lfr_waker w = model_clone((void *)(intptr_t)x->idx);
+		int err = 1, kind = rand() % 16;
+
+		if (kind < 10) { /* arm or reset, a deadline to come */
+			uint64_t d = base + (uint64_t)(rand() % 500);
+
+			cr_assert_eq(lfr_timer_arm(x->t, d,
+						   LFR_TIMER_DEADLINE), 0);
+			x->armed = true;
+			x->deadline = d;
+			x->seq = seq++;
+			if (lfr_timer_poll(x->t, &w, &err) == LFR_READY &&
+			    !err)
+				cr_skip_test("a stall of seconds: the deadlines "
+					     "came during the operations");
+			cr_assert_eq(err, 0);
+		} else if (kind < 13) {
+			cr_assert_eq(lfr_timer_cancel(x->t), x->armed,
+				     "seed %u op %d", seed, op);
+			x->armed = false;
+		} else if (kind < 14) { /* at once: out of the heap */
+			cr_assert_eq(lfr_timer_arm(x->t, 0, 0), 0);
+			x->armed = false;
+			cr_assert(is_ready(x->t));
+		} else { /* a fresh timer in its place */
+			lfr_timer_free(x->t);
+			cr_assert_eq(lfr_timer_new(r, &x->t), 0);
+			x->armed = false;
+			x->idx = id++;
+		}
+	}
+	if (lfr_timer_now() >= base - 500 * MS)
+		cr_skip_test("the operations took too long on this machine");
+	/* what fired at once is done with; the rest fires from here */
+	atomic_store(&model_len, 0);
+	for (i = 0; i < MODEL_N; i++)
+		if (m[i].armed)
+			want[nwant++] = &m[i];
+	qsort(want, (size_t)nwant, sizeof(*want), model_cmp);
+	cr_assert(WAIT_FOR(atomic_load(&model_len) >= nwant, 30000));
+	sleep_ms(50); /* time for a wrong extra wake */
+	cr_assert_eq(atomic_load(&model_len), nwant, "seed %u", seed);
+	for (i = 0; i < nwant; i++)
+		cr_assert_eq(model_order[i], want[i]->idx,
+			     "seed %u: fired #%d is %d, the model says %d",
+			     seed, i, model_order[i], want[i]->idx);
+	for (i = 0; i < MODEL_N; i++)
+		lfr_timer_free(m[i].t);
+	lfr_reactor_free(r);
+}
+
+/* With no fd left for the timerfd, the first timer of a reactor (or its
+ * first sleep) is -EMFILE and leaves nothing behind; once an fd is free,
+ * the next one makes the structure and fires.  In a child: it lowers its
+ * RLIMIT_NOFILE. */
+static int timers_without_fds(void)
+{
+	struct lfr_timer *t = NULL;
+	struct lfr_sleep *s = NULL;
+	struct lfr_reactor *r;
+	struct rlimit low;
+	int fds[64], n = 0, i;
+
+	if (lfr_reactor_new(NULL, &r))
+		return 1;
+	low.rlim_cur = low.rlim_max = (rlim_t)highest_fd() + 1;
+	if (setrlimit(RLIMIT_NOFILE, &low))
+		return 1;
+	while (n < 64 && (fds[n] = dup(0)) >= 0) /* fill any gap */
+		n++;
+	if (n == 64)
+		return 1;
+	if (lfr_timer_new(r, &t) != -EMFILE || t)
+		return 2;
+	if (lfr_sleep_new(r, 1, &s) != -EMFILE || s)
+		return 3;
+	if (lfr_timer_new(r, &t) != -EMFILE || t)
+		return 4;
+	for (i = 0; i < n; i++)
+		close(fds[i]);
+	if (lfr_timer_new(r, &t) || lfr_timer_arm(t, 1 * MS, 0))
+		return 5;
+	if (!WAIT_FOR(is_ready(t), 10000))
+		return 6;
+	lfr_timer_free(t);
+	lfr_reactor_free(r);
+	return 0;
+}
+
+Test(timer, with_no_fd_for_the_timerfd_a_first_timer_is_emfile_then_works)
+{
+	int status;
+	pid_t pid = fork();
+
+	cr_assert_geq(pid, 0);
+	if (pid == 0)
+		_exit(timers_without_fds());
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status), "the child died");
+	cr_assert_eq(WEXITSTATUS(status), 0, "exit %d", WEXITSTATUS(status));
+}
+
+/* Timers freed just as they fall due: each thread arms a timer for a few
+ * microseconds, polls it (so it holds a clone of the waker) and frees it
+ * after a random short wait, before, during or after the poller fires it.
+ * Every clone is woken or dropped exactly once, and nothing is used after
+ * it was freed (ASan, in CI). */
+struct freer {
+	struct lfr_reactor *r;
+	struct counting_waker *cw;
+	unsigned seed;
+};
+
+static void *freer_main(void *arg)
+{
+	struct freer *f = arg;
+	struct lfr_waker w = cw_waker(f->cw);
+	int i, err;
+
+	for (i = 0; i < 3000; i++) {
+		struct lfr_timer *t;
+		struct timespec pause = { 0, rand_r(&f->seed) % 100000 };
+
+		if (lfr_timer_new(f->r, &t))
+			abort();
+		lfr_timer_arm(t, (uint64_t)(rand_r(&f->seed) % 50000), 0);
+		lfr_timer_poll(t, &w, &err);
+		if (err)
+			abort();
+		if (i % 4)
+			nanosleep(&pause, NULL);
+		if (i % 5 == 0)
+			lfr_timer_cancel(t);
+		lfr_timer_free(t);
+	}
+	return NULL;
+}
+
+Test(timer, timers_freed_as_they_fire_wake_or_drop_each_clone_once)
+{
+	static struct counting_waker cw;
+	struct freer f[ARMERS];
+	pthread_t th[ARMERS];
+	struct lfr_reactor *r;
+	int i;
+
+	cw_init(&cw);
+	cr_assert_eq(lfr_reactor_new(NULL, &r), 0);
+	for (i = 0; i < ARMERS; i++) {
+		f[i] = (struct freer){ r, &cw, (unsigned)i + 7 };
+		cr_assert_eq(pthread_create(&th[i], NULL, freer_main, &f[i]), 0);
+	}
+	for (i = 0; i < ARMERS; i++)
+		pthread_join(th[i], NULL);
+	cr_assert_eq(atomic_load(&cw.misuse), 0);
+	cr_assert_eq(atomic_load(&cw.refs), 1, "every clone dropped once");
+	lfr_reactor_free(r);
+}
+
+/* Every allocation of a reactor's first timer failing in turn: -ENOMEM
+ * and nothing left behind (no fd, no registration), or success; then the
+ * timer works. */
+Test(timer, each_failed_allocation_of_a_first_timer_is_enomem_and_leaves_nothing)
+{
+	struct lfr_reactor *r;
+	struct lfr_timer *t;
+	long k;
+	int fds, ret = -ENOMEM;
+
+	for (k = 0; ret == -ENOMEM && k < 100; k++) {
+		cr_assert_eq(lfr_reactor_new(NULL, &r), 0);
+		fds = count_dir("/proc/self/fd");
+		t = NULL;
+		lfr__hooks.fail_alloc_after = k;
+		ret = lfr_timer_new(r, &t);
+		lfr__hooks.fail_alloc_after = -1;
+		if (ret == -ENOMEM) {
+			cr_assert_null(t);
+			cr_assert_leq(count_dir("/proc/self/fd"), fds + 1);
+			/* a structure made stays, with its one registration */
+			cr_assert_eq(stats_of(r).registrations,
+				     (uint64_t)(count_dir("/proc/self/fd") -
+						fds));
+		}
+		if (ret == -ENOMEM)
+			cr_assert_eq(lfr_timer_new(r, &t), 0, "after %ld", k);
+		else
+			cr_assert_eq(ret, 0, "%s", lfr_strerror(ret));
+		cr_assert_eq(lfr_timer_arm(t, 1 * MS, 0), 0);
+		cr_assert(WAIT_FOR(is_ready(t), 10000), "after %ld", k);
+		lfr_timer_free(t);
+		lfr_reactor_free(r);
+	}
+	cr_assert_eq(ret, 0);
+	cr_assert_gt(k, 1, "an allocation was made to fail");
+}
+
+/* Two threads make the first timers of a reactor at once, with one fd to
+ * spare: the structure needs one timerfd, so both get a timer (neither
+ * may fail for an fd only the first timer needs).  In a child, over many
+ * fresh reactors, to catch both in the making together. */
+struct first_timer {
+	struct lfr_reactor *r;
+	pthread_barrier_t *go;
+	struct lfr_timer *t;
+	int ret;
+};
+
+static void *first_timer_main(void *arg)
+{
+	struct first_timer *f = arg;
+
+	pthread_barrier_wait(f->go);
+	f->ret = lfr_timer_new(f->r, &f->t);
+	return NULL;
+}
+
+static int racing_first_timers(void)
+{
+	struct rlimit lim, low;
+	int round, failed = 0;
+
+	if (getrlimit(RLIMIT_NOFILE, &lim))
+		return 1;
+	for (round = 0; round < 300; round++) {
+		struct first_timer f[2];
+		pthread_barrier_t go;
+		pthread_t th[2];
+		struct lfr_reactor *r;
+		int fds[64], n = 0, i;
+
+		if (setrlimit(RLIMIT_NOFILE, &lim) || lfr_reactor_new(NULL, &r))
+			return 1;
+		low = lim;
+		low.rlim_cur = (rlim_t)highest_fd() + 2;
+		if (setrlimit(RLIMIT_NOFILE, &low))
+			return 1;
+		while (n < 64 && (fds[n] = dup(0)) >= 0) /* fill any gap */
+			n++;
+		if (n == 0 || n == 64)
+			return 1;
+		close(fds[--n]); /* one fd to spare */
+		pthread_barrier_init(&go, NULL, 2);
+		for (i = 0; i < 2; i++) {
+			f[i] = (struct first_timer){ r, &go, NULL, 1 };
+			if (pthread_create(&th[i], NULL, first_timer_main, &f[i]))
+				return 1;
+		}
+		for (i = 0; i < 2; i++) {
+			pthread_join(th[i], NULL);
+			if (f[i].ret)
+				failed++;
+			lfr_timer_free(f[i].t);
+		}
+		pthread_barrier_destroy(&go);
+		lfr_reactor_free(r);
+		while (n)
+			close(fds[--n]);
+	}
+	return failed ? 2 : 0;
+}
+
+Test(timer, two_threads_making_the_first_timers_at_once_need_one_fd)
+{
+	int status;
+	pid_t pid = fork();
+
+	cr_assert_geq(pid, 0);
+	if (pid == 0)
+		_exit(racing_first_timers());
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status), "the child died");
+	cr_assert_eq(WEXITSTATUS(status), 0,
+		     "exit %d (2: a timer failed for want of a second fd)",
+		     WEXITSTATUS(status));
+}
+
+/* A waker on a poller makes the first timer of another reactor: it runs
+ * inside a read-side section, where it must not wait for a thread making
+ * a structure (that one may wait for a grace period), and still gets one. */
+static struct lfr_reactor *maker_target;
+static struct lfr_timer *made;
+static atomic_int made_ret = 1;
+
+static void maker_wake(void *data)
+{
+	(void)data;
+	if (atomic_load(&made_ret) != 1)
+		return;
+	atomic_store(&made_ret, lfr_timer_new(maker_target, &made));
+}
+
+static void maker_drop(void *data)
+{
+	(void)data;
+}
+
+static struct lfr_waker maker_clone(void *data);
+static const struct lfr_waker_vtable maker_vtable = {
+	maker_clone, maker_wake, maker_wake, maker_drop
+};
+
+static struct lfr_waker maker_clone(void *data)
+{
+	return (struct lfr_waker){ &maker_vtable, data };
+}
+
+Test(timer, a_waker_on_a_poller_makes_the_first_timer_of_a_reactor)
+{
+	struct lfr_waker w = { &maker_vtable, NULL };
+	struct lfr_reactor *r;
+	int q[2];
+	lfr_id id;
+
+	cr_assert_eq(lfr_reactor_new(NULL, &r), 0);
+	cr_assert_eq(lfr_reactor_new(NULL, &maker_target), 0);
+	test_pipe(q);
+	id = lfr_reactor_next_id(r);
+	cr_assert_eq(lfr_reactor_register(r, q[0], LFR_READABLE, id), 0);
+	cr_assert_eq(lfr_reactor_set_waker(r, &w, id), 0);
+	fire(q[1]);
+	cr_assert(WAIT_FOR(atomic_load(&made_ret) != 1, 5000));
+	cr_assert_eq(atomic_load(&made_ret), 0, "%s",
+		     lfr_strerror(atomic_load(&made_ret)));
+	cr_assert_eq(lfr_timer_arm(made, 1 * MS, 0), 0);
+	cr_assert(WAIT_FOR(is_ready(made), 10000));
+	lfr_timer_free(made);
+	cr_assert_eq(lfr_reactor_deregister(r, q[0], id), 0);
+	lfr_reactor_free(r);
+	lfr_reactor_free(maker_target);
+	close_pipe(q);
 }

@@ -207,9 +207,11 @@ LFR_EXTERN int lfr_executor_stop(struct lfr_executor *ex);
  * -ECANCELED (it was dropped before): the handle is then ended.
  * LFR_PENDING after storing a clone of waker (the same waker again
  * clones nothing; a different one replaces it), woken once the task is
- * over.  Errors leave the handle as it was: LFR_READY with *result
- * -EINVAL for a NULL task, or a NULL waker while the task is still
- * running; with result NULL nothing is done and LFR_READY returned.  A
+ * over.  Errors leave the handle as it was (and a waker stored before):
+ * LFR_READY with *result -EINVAL for a NULL task, or a NULL waker or one
+ * with a NULL vtable while the task is still running, -ENOMEM when the
+ * waker's clone fails; with result NULL nothing is done and LFR_READY
+ * returned.  A
  * task that stops polling a join it began (its drop, say) ends the handle
  * with lfr_task_detach, which drops the stored waker.
  * Threads: any, one at a time per handle.  Blocks: on the handle's mutex,

@@ -85,7 +85,12 @@ LFR_EXTERN uint64_t lfr_timer_now(void);
  *  and what lfr_reactor_register returns for the timerfd.  Nothing is left
  *  behind on failure (*out untouched).
  * Threads: any.  Blocks: the timer structure's mutex; growing the heap
- * (doubling) copies it under the mutex.
+ * (doubling) copies it under the mutex.  While a reactor has no structure
+ * yet, a process-wide mutex held while one is made (a timerfd and its
+ * registration), so that threads making a reactor's first timers at once
+ * make one structure and need one fd.  A waker never waits for it: one
+ * racing a thread that holds it makes a structure of its own, which the
+ * loser of the two then discards.
  */
 LFR_EXTERN int lfr_timer_new(struct lfr_reactor *reactor,
 			     struct lfr_timer **out);
