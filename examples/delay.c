@@ -12,7 +12,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
-#include <semaphore.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -58,24 +57,29 @@ static struct sockaddr_in loopback(int port)
  * answered in order.
  */
 
+/* one executor thread: its executor, its listener on the shared port (the
+ * accept task's, which closes it when dropped) and that task's handle */
 struct worker {
 	struct delay_server *server;
 	struct lfr_executor *ex;
-	struct lfr_waker waker; /* its main task's, for stop */
+	struct lfr_tcp *listener;
+	struct lfr_task *acceptor;
 	pthread_t thread;
+	bool running;           /* thread started */
+	bool failing;           /* its listener is in a run of errors */
 	int index;
-	int err;                /* block_on's, when it failed */
+	atomic_ulong accepted;  /* connections its listener accepted */
 };
 
 struct delay_server {
 	struct lfr_reactor *reactor;
-	struct lfr_tcp *listener;
 	struct worker *workers;
-	int threads, idle_ms;
-	unsigned next;          /* the worker the next connection goes to */
-	atomic_bool stop;
-	sem_t ready;
-	unsigned long accept_errors; /* in the current run of them */
+	int threads, idle_ms, port;
+	/* listeners in a run of resource errors (out of fds): the first to
+	 * enter one logs, the last to leave logs the end, so a run is two
+	 * lines however many listeners it hits */
+	atomic_int failing;
+	atomic_ulong accept_errors; /* in the current run */
 };
 
 enum {
@@ -449,92 +453,105 @@ static bool accept_fatal(int err)
 }
 
 /* connections accepted in one poll at most: then the accept task yields,
- * so that a flood of new ones starves neither the connections (on this
- * thread too) nor the stop */
+ * so that a flood of new ones starves neither the connections on this
+ * thread nor the stop */
 enum { ACCEPT_BATCH = 64 };
 
-/* a worker's main task, first poll: keep its waker for the stop */
-static void first_poll(struct worker *me, const struct lfr_waker *w)
+/* a listener enters a run of resource errors (err < 0: that one) or
+ * leaves it (err 0) */
+static void failing(struct worker *me, int err)
 {
-	if (!me->waker.vtable) {
-		me->waker = lfr_waker_clone(w);
-		sem_post(&me->server->ready);
-	}
+	struct delay_server *s = me->server;
+	bool on = err < 0;
+
+	if (me->failing == on)
+		return;
+	me->failing = on;
+	if (on && atomic_fetch_add(&s->failing, 1) == 0)
+		fprintf(stderr, "delayserver: accept: %s; retrying as "
+			"connections close\n", lfr_strerror(err));
+	else if (!on && atomic_fetch_sub(&s->failing, 1) == 1)
+		fprintf(stderr, "delayserver: accepting again (%lu failed "
+			"accepts)\n", atomic_exchange(&s->accept_errors, 0));
 }
 
 /*
- * The first worker's main task: accepts until stopped, and spawns each
- * connection onto the workers in turn (lfr_executor_spawn may be called
- * from any thread).  Out of fds, lfr_tcp_accept_poll returns -EMFILE once
- * per try and parks the task between tries (until a connection closes, or
- * for up to 100 ms): the first error of a run is logged, and its end, not
- * every try.  A run ends when every waiting connection has been accepted
- * (LFR_PENDING, err 0).
+ * A worker's accept task: accepts on its own listener and runs each
+ * connection as a task of its own executor, until cancelled.  Out of fds,
+ * lfr_tcp_accept_poll returns -EMFILE once per try and parks the task
+ * between tries (until a connection closes, or for up to 100 ms); see
+ * failing() for what is logged.  A listener's run ends when every
+ * connection waiting on it has been accepted (LFR_PENDING, err 0).
  */
 static enum lfr_poll accept_poll(void *state, const struct lfr_waker *w)
 {
 	struct worker *me = state;
-	struct delay_server *s = me->server;
 	struct lfr_tcp *sock;
 	int err;
 
-	first_poll(me, w);
 	for (int n = 0;; n++) {
-		struct worker *to;
 		struct conn *c;
 
-		if (atomic_load(&s->stop))
-			return LFR_READY;
 		if (n == ACCEPT_BATCH) {
 			lfr_waker_wake_by_ref(w); /* yield: poll me again */
 			return LFR_PENDING;
 		}
-		if (lfr_tcp_accept_poll(s->listener, w, &sock, &err) ==
+		if (lfr_tcp_accept_poll(me->listener, w, &sock, &err) ==
 		    LFR_PENDING)
 			break;
 		if (err) {
 			if (accept_fatal(err)) {
-				fprintf(stderr, "delayserver: accept: %s; no "
-					"longer accepting\n", lfr_strerror(err));
+				fprintf(stderr, "delayserver: accept: %s; "
+					"thread %d no longer accepting\n",
+					lfr_strerror(err), me->index);
 				return LFR_READY;
 			}
-			if (s->accept_errors++ == 0)
-				fprintf(stderr, "delayserver: accept: %s; "
-					"retrying as connections close\n",
-					lfr_strerror(err));
+			if (err == -EMFILE || err == -ENFILE ||
+			    err == -ENOBUFS || err == -ENOMEM ||
+			    err == -ENOSPC) {
+				atomic_fetch_add(&me->server->accept_errors, 1);
+				failing(me, err);
+			}
 			continue;
 		}
+		atomic_fetch_add_explicit(&me->accepted, 1,
+					  memory_order_relaxed);
 		c = malloc(sizeof(*c));
 		if (!c) {
 			lfr_tcp_close(sock);
 			continue;
 		}
 		memset(c, 0, offsetof(struct conn, in));
-		c->server = s;
+		c->server = me->server;
 		c->sock = sock;
 		c->step = S_READ;
 		c->active = now_ms();
 		http_parser_init(&c->parser, HTTP_REQUEST);
 		c->parser.data = c;
-		to = &s->workers[s->next++ % (unsigned)s->threads];
-		if (lfr_executor_spawn(to->ex, conn_poll, conn_drop, c))
+		if (lfr_executor_spawn(me->ex, conn_poll, conn_drop, c))
 			conn_drop(c);
 	}
-	if (!err && s->accept_errors) { /* caught up: no connection waits */
-		fprintf(stderr, "delayserver: accepting again (%lu failed "
-			"accepts)\n", s->accept_errors);
-		s->accept_errors = 0;
-	}
+	if (!err) /* caught up: no connection waits */
+		failing(me, 0);
 	return LFR_PENDING;
 }
 
-/* the other workers' main task: run what is spawned onto them */
-static enum lfr_poll until_stopped(void *state, const struct lfr_waker *w)
+/* the accept task's end (cancelled, failed, or dropped by free) */
+static void accept_drop(void *state)
 {
 	struct worker *me = state;
 
-	first_poll(me, w);
-	return atomic_load(&me->server->stop) ? LFR_READY : LFR_PENDING;
+	failing(me, 0);
+	lfr_tcp_close(me->listener);
+	me->listener = NULL;
+}
+
+/* a worker's main future: run the tasks until lfr_executor_stop */
+static enum lfr_poll forever(void *state, const struct lfr_waker *w)
+{
+	(void)state;
+	(void)w;
+	return LFR_PENDING;
 }
 
 static void *worker_thread(void *arg)
@@ -545,40 +562,40 @@ static void *worker_thread(void *arg)
 
 	snprintf(name, sizeof(name), "delay-ex%d", me->index);
 	pthread_setname_np(pthread_self(), name);
-	err = lfr_executor_block_on(me->ex, me->index ? until_stopped
-						      : accept_poll, me);
-	if (err && !me->waker.vtable) { /* failed before its first poll */
-		me->err = err;
-		sem_post(&me->server->ready);
-	}
-	/* after stop: drops the connections still open; the owner's job */
+	err = lfr_executor_block_on(me->ex, forever, NULL);
+	if (err != -ECANCELED)
+		fprintf(stderr, "delayserver: thread %d: %s\n", me->index,
+			lfr_strerror(err));
+	/* drops the connections still open, and the accept task if it is
+	 * still there (closing the listener); the owner's job */
 	lfr_executor_free(me->ex);
-	me->ex = NULL;
 	return NULL;
 }
 
-/* stops and joins workers[first..threads), those running, in order: the
- * acceptor (0) first, so that nothing is spawned onto the others after it */
-static void stop_workers(struct delay_server *s, int first)
-{
-	atomic_store(&s->stop, true);
-	for (int t = first; t < s->threads; t++) {
-		struct worker *w = &s->workers[t];
-
-		if (w->waker.vtable)
-			lfr_waker_wake_by_ref(&w->waker);
-		pthread_join(w->thread, NULL);
-		if (w->waker.vtable)
-			lfr_waker_drop(&w->waker);
-	}
-}
-
+/*
+ * The shutdown sequence of lfreactor/executor.h, without the reactor's
+ * (the caller's): stop accepting (cancel the accept tasks), stop the
+ * executors, let each thread free its own, join them.  Also undoes a
+ * start that failed half-way.
+ */
 static void server_free(struct delay_server *s)
 {
 	for (int t = 0; t < s->threads; t++)
-		lfr_executor_free(s->workers[t].ex); /* those never started */
-	lfr_tcp_close(s->listener);
-	sem_destroy(&s->ready);
+		if (s->workers[t].acceptor)
+			lfr_task_cancel(s->workers[t].acceptor);
+	for (int t = 0; t < s->threads; t++)
+		if (s->workers[t].ex)
+			lfr_executor_stop(s->workers[t].ex);
+	for (int t = 0; t < s->threads; t++) {
+		struct worker *w = &s->workers[t];
+
+		if (w->running)
+			pthread_join(w->thread, NULL); /* it freed w->ex */
+		else
+			lfr_executor_free(w->ex); /* drops the accept task */
+		lfr_task_detach(w->acceptor);
+		lfr_tcp_close(w->listener); /* when no task took it */
+	}
 	free(s->workers);
 	free(s);
 }
@@ -587,58 +604,68 @@ int delay_server_start_config(struct lfr_reactor *r,
 			      const struct delay_server_config *config,
 			      struct delay_server **out)
 {
-	struct sockaddr_in addr;
+	struct lfr_listen_opts opts;
 	struct delay_server *s;
-	int ret = 0, one = 1, started = 0;
+	int ret = 0, one = 1;
 
 	if (!r || !config || !out || config->port < 0 ||
 	    config->port > 65535 || config->threads < 0 || config->idle_ms < 0)
 		return -EINVAL;
-	addr = loopback(config->port);
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
 	s->reactor = r;
 	s->idle_ms = config->idle_ms ? config->idle_ms : DELAY_IDLE_MS;
 	s->threads = config->threads;
+	s->port = config->port;
 	if (!s->threads) {
 		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
 		s->threads = cpus > 0 ? (int)cpus : 1;
 	}
-	sem_init(&s->ready, 0, 0);
 	s->workers = calloc((size_t)s->threads, sizeof(*s->workers));
 	if (!s->workers) {
-		sem_destroy(&s->ready);
 		free(s);
 		return -ENOMEM;
 	}
 	pthread_once(&parser_once, parser_limit);
-	ret = lfr_tcp_listen(r, (struct sockaddr *)&addr, sizeof(addr), 1024,
-			     &s->listener);
-	/* accepted sockets inherit it: small responses go out at once */
-	if (!ret)
-		setsockopt(lfr_tcp_fd(s->listener), IPPROTO_TCP, TCP_NODELAY,
-			   &one, sizeof(one));
+	/* a listener per thread on one port: the kernel spreads the
+	 * connections over them (by a hash of the addresses and ports).  The
+	 * first picks the port when asked for 0; the others take it. */
+	lfr_listen_opts_init(&opts);
+	opts.flags = LFR_LISTEN_REUSEPORT;
 	for (int t = 0; !ret && t < s->threads; t++) {
-		s->workers[t].server = s;
-		s->workers[t].index = t;
-		ret = lfr_executor_new(&s->workers[t].ex);
+		struct worker *w = &s->workers[t];
+		struct sockaddr_in addr = loopback(s->port);
+
+		w->server = s;
+		w->index = t;
+		ret = lfr_executor_new(&w->ex);
+		if (!ret)
+			ret = lfr_tcp_listen_opts(r, (struct sockaddr *)&addr,
+						  sizeof(addr), &opts,
+						  &w->listener);
+		if (!ret && t == 0) {
+			ret = lfr_tcp_local_port(w->listener);
+			s->port = ret > 0 ? ret : 0;
+			ret = ret > 0 ? 0 : ret;
+		}
+		/* accepted sockets inherit it: small responses go out at once */
+		if (!ret)
+			setsockopt(lfr_tcp_fd(w->listener), IPPROTO_TCP,
+				   TCP_NODELAY, &one, sizeof(one));
+		/* the task owns the listener from here on */
+		if (!ret)
+			ret = lfr_executor_spawn_handle(w->ex, accept_poll,
+							accept_drop, w,
+							&w->acceptor);
 	}
-	/* the acceptor last, so that every executor runs when it spawns */
-	for (int t = s->threads - 1; !ret && t >= 0; t--) {
+	for (int t = 0; !ret && t < s->threads; t++) {
 		ret = -pthread_create(&s->workers[t].thread, NULL,
 				      worker_thread, &s->workers[t]);
-		if (!ret) {
-			started++;
-			/* its waker kept, or failed */
-			while (sem_wait(&s->ready) < 0 && errno == EINTR)
-				;
-			ret = s->workers[t].err;
-		}
+		s->workers[t].running = !ret;
 	}
 	if (ret) {
-		stop_workers(s, s->threads - started);
 		server_free(s);
 		return ret;
 	}
@@ -656,7 +683,7 @@ int delay_server_start(struct lfr_reactor *r, int port,
 
 int delay_server_port(const struct delay_server *s)
 {
-	return lfr_tcp_local_port(s->listener);
+	return s->port;
 }
 
 int delay_server_threads(const struct delay_server *s)
@@ -664,12 +691,17 @@ int delay_server_threads(const struct delay_server *s)
 	return s->threads;
 }
 
+unsigned long delay_server_accepted(const struct delay_server *s, int thread)
+{
+	if (!s || thread < 0 || thread >= s->threads)
+		return 0;
+	return atomic_load(&s->workers[thread].accepted);
+}
+
 void delay_server_stop(struct delay_server *s)
 {
-	if (!s)
-		return;
-	stop_workers(s, 0);
-	server_free(s);
+	if (s)
+		server_free(s);
 }
 
 int delay_server_main(const struct delay_server_config *config)
@@ -706,7 +738,13 @@ int delay_server_main(const struct delay_server_config *config)
 	signal(SIGALRM, SIG_DFL);
 	pthread_sigmask(SIG_UNBLOCK, &stop, NULL);
 	alarm(5);
+	printf("delayserver: connections accepted by thread:");
+	for (int t = 0; t < delay_server_threads(server); t++)
+		printf(" %lu", delay_server_accepted(server, t));
+	printf("\n");
+	fflush(stdout);
 	delay_server_stop(server);
+	lfr_reactor_shutdown(reactor);
 	lfr_reactor_free(reactor);
 	alarm(0);
 	return 0;

@@ -31,8 +31,10 @@ enum {
 /*
  * delay_server_start_config - listen on 127.0.0.1:config->port and serve
  * HTTP/1.1 on config->threads executor threads of its own, on reactor r.
- * One task accepts, on the first thread, and hands each connection to
- * the threads in turn; each connection is one task on one thread.  Each
+ * Every thread accepts: each has a listener of its own on the port
+ * (SO_REUSEPORT; the kernel spreads connections over them by a hash of
+ * the client's address and port) and runs what it accepts; each
+ * connection is one task on one thread.  Each
  * request waits on a timer of its own (none for 0 ms): none holds up
  * another.  A connection is kept alive as HTTP/1.1 says (HTTP/1.0: when
  * the client asks for it), its pipelined requests are answered in order,
@@ -53,13 +55,20 @@ int delay_server_start(struct lfr_reactor *r, int port,
 int delay_server_port(const struct delay_server *s);
 /* its executor threads */
 int delay_server_threads(const struct delay_server *s);
-/* stops it: connections still open are closed without an answer */
+/* connections the listener of executor thread `thread` accepted so far
+ * (0 for a thread it does not have) */
+unsigned long delay_server_accepted(const struct delay_server *s, int thread);
+/* stops it: connections still open are closed without an answer.  The
+ * shutdown sequence of lfreactor/executor.h: accept tasks cancelled,
+ * executors stopped and freed by their threads, threads joined (the
+ * reactor is the caller's) */
 void delay_server_stop(struct delay_server *s);
 
 /*
- * Out of fds, the server goes on: the accept task backs off (see
- * lfr_tcp_accept_poll) and logs the first error of a run and its end to
- * stderr, not every try; a request that cannot get a timer is answered
+ * Out of fds, the server goes on: each accept task backs off (see
+ * lfr_tcp_accept_poll); the first error of a run is logged to stderr, and
+ * its end once every listener accepts again, not every try nor every
+ * listener; a request that cannot get a timer is answered
  * 503, and an idle connection that cannot get one is closed.  Connections
  * wait in the backlog meanwhile.
  */
@@ -67,8 +76,9 @@ void delay_server_stop(struct delay_server *s);
 /*
  * delay_server_main - the delayserver program: a reactor and the server
  * as config says, "delayserver: listening on 127.0.0.1:PORT with N
- * executor threads" on stdout, then serve until SIGINT or SIGTERM, stop
- * cleanly and return 0 (1: could not start, the reason on stderr).  Call
+ * executor threads" on stdout, then serve until SIGINT or SIGTERM, print
+ * "delayserver: connections accepted by thread: N0 N1 ..." on stdout,
+ * stop cleanly and return 0 (1: could not start, the reason on stderr).  Call
  * it before starting any thread: it blocks both signals in the calling
  * thread, and the threads it starts inherit that, so the signal always
  * reaches it.  After the first signal a second one, or a clean stop

@@ -4,13 +4,14 @@
  * lfreactor's executor, TCP and timer futures (examples/delay.c):
  * `GET /<ms>/<message>` answers <message> (text/plain; the path's, without
  * the query) after <ms> milliseconds without holding up other requests.
- * N executor threads share one reactor; one task accepts and hands the
- * connections to the threads in turn.  Connections are kept alive as
+ * N executor threads share one reactor; each accepts on a listener of
+ * its own on the port (SO_REUSEPORT) and serves what it accepts.  Connections are kept alive as
  * HTTP/1.1 says (HTTP/1.0: when asked), pipelined requests are answered in
  * order, and a connection idle for --idle-ms is closed.  A malformed head
  * gets 400 (a NUL byte included), one over 8 KiB 431, then the
  * connection is closed and the server keeps serving.  SIGINT or SIGTERM
- * stops it cleanly, whatever it is doing (a second one, at once).  Out of
+ * stops it cleanly, whatever it is doing (a second one, at once), after
+ * printing how many connections each thread accepted.  Out of
  * fds (ulimit -n) it neither spins nor floods stderr: accept backs off
  * until connections close, a request that gets no timer is answered 503,
  * and one line is logged when that starts and one when it ends.

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * echo-server - a multithreaded TCP echo server: N executor threads share
- * one reactor; the first accepts and spawns each connection onto the
- * executors in turn (spawning onto another thread's executor), and each
- * connection echoes what it reads until the peer closes.
+ * one reactor; each accepts on a listener of its own on the port
+ * (SO_REUSEPORT) and runs what it accepts, and each connection echoes
+ * what it reads until the peer closes.
  *
  * SIGINT or SIGTERM stops it cleanly, whatever it is doing (a second one,
- * at once).  Out of fds (ulimit -n) it neither spins nor floods stderr:
+ * at once), after printing how many connections each thread accepted.  Out of fds (ulimit -n) it neither spins nor floods stderr:
  * accept backs off until connections close (lfr_tcp_accept_poll), and one
  * line is logged when that starts and one when it ends.
  *
@@ -19,7 +19,6 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
-#include <semaphore.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -31,18 +30,23 @@
 #include <lfreactor.h>
 
 static struct lfr_reactor *reactor;
-static struct lfr_tcp *listener;
 static int nthreads; /* 0 until set: one per online CPU */
-static atomic_bool stopping;
-static sem_t started;
 
-/* one executor thread: thread 0 accepts, the others run what is spawned
- * onto them; each keeps its main task's waker, for the stop */
+/* atomic: a listener enters a run of resource errors and another leaves
+ * its own at once, on two threads */
+static atomic_int failing_listeners; /* in a run of resource errors */
+static atomic_ulong accept_errors;   /* in the current run */
+
+/* one executor thread: its listener on the shared port belongs to its
+ * accept task (whose drop closes it); the handle is for the stop */
 struct worker {
 	struct lfr_executor *ex;
-	struct lfr_waker waker;
+	struct lfr_tcp *listener;
+	struct lfr_task *acceptor;
 	pthread_t thread;
+	bool failing;           /* its listener is in a run of errors */
 	int index;
+	atomic_ulong accepted;
 };
 static struct worker *workers;
 
@@ -85,15 +89,6 @@ static void conn_drop(void *state)
 	free(c);
 }
 
-/* the first poll of a worker's main task: keep its waker for the stop */
-static void first_poll(struct worker *me, const struct lfr_waker *w)
-{
-	if (!me->waker.vtable) {
-		me->waker = lfr_waker_clone(w);
-		sem_post(&started);
-	}
-}
-
 /* accept's errors that are for good (see lfr_tcp_accept_poll) */
 static bool accept_fatal(int err)
 {
@@ -105,94 +100,111 @@ static bool accept_fatal(int err)
  * that the connections on this thread and the stop get their turn */
 enum { ACCEPT_BATCH = 64 };
 
-/* Out of fds, lfr_tcp_accept_poll returns -EMFILE once per try and parks
- * this task between tries: the first error of a run is logged, and its end
- * (every waiting connection accepted), not every try. */
+/* A listener enters a run of resource errors (err < 0) or leaves it (err
+ * 0).  The first listener to enter one logs it, the last to leave logs
+ * its end: two lines a run, not one per try nor per listener. */
+static void failing(struct worker *me, int err)
+{
+	bool on = err < 0;
+
+	if (me->failing == on)
+		return;
+	me->failing = on;
+	if (on && atomic_fetch_add(&failing_listeners, 1) == 0)
+		fprintf(stderr, "echo-server: accept: %s; retrying as "
+			"connections close\n", lfr_strerror(err));
+	else if (!on && atomic_fetch_sub(&failing_listeners, 1) == 1)
+		fprintf(stderr, "echo-server: accepting again (%lu failed "
+			"accepts)\n", atomic_exchange(&accept_errors, 0));
+}
+
+/* A worker's accept task: accepts on its own listener and runs each
+ * connection on its own executor, until cancelled.  Out of fds,
+ * lfr_tcp_accept_poll returns -EMFILE once per try and parks this task
+ * between tries; its run ends when every waiting connection is accepted. */
 static enum lfr_poll accept_poll(void *state, const struct lfr_waker *w)
 {
-	static unsigned long errors; /* in the current run */
-	static unsigned next;
 	struct worker *me = state;
 	struct lfr_tcp *sock;
 	int err;
 
-	first_poll(me, w);
 	for (int n = 0;; n++) {
 		struct conn *c;
 
-		if (atomic_load(&stopping))
-			return LFR_READY;
 		if (n == ACCEPT_BATCH) {
 			lfr_waker_wake_by_ref(w); /* yield: poll me again */
 			return LFR_PENDING;
 		}
-		if (lfr_tcp_accept_poll(listener, w, &sock, &err) == LFR_PENDING)
+		if (lfr_tcp_accept_poll(me->listener, w, &sock, &err) ==
+		    LFR_PENDING)
 			break;
 		if (err) {
 			if (accept_fatal(err)) {
-				fprintf(stderr, "echo-server: accept: %s; no "
-					"longer accepting\n", lfr_strerror(err));
+				fprintf(stderr, "echo-server: accept: %s; "
+					"thread %d no longer accepting\n",
+					lfr_strerror(err), me->index);
 				return LFR_READY;
 			}
-			if (errors++ == 0)
-				fprintf(stderr, "echo-server: accept: %s; "
-					"retrying as connections close\n",
-					lfr_strerror(err));
+			if (err == -EMFILE || err == -ENFILE ||
+			    err == -ENOBUFS || err == -ENOMEM ||
+			    err == -ENOSPC) {
+				atomic_fetch_add(&accept_errors, 1);
+				failing(me, err);
+			}
 			continue;
 		}
+		atomic_fetch_add_explicit(&me->accepted, 1,
+					  memory_order_relaxed);
 		c = calloc(1, sizeof(*c));
 		if (!c) {
 			lfr_tcp_close(sock);
 			continue;
 		}
 		c->sock = sock;
-		if (lfr_executor_spawn(workers[next++ % (unsigned)nthreads].ex,
-				       conn_poll, conn_drop, c))
+		if (lfr_executor_spawn(me->ex, conn_poll, conn_drop, c))
 			conn_drop(c);
 	}
-	if (!err && errors) { /* caught up: no connection waits */
-		fprintf(stderr, "echo-server: accepting again (%lu failed "
-			"accepts)\n", errors);
-		errors = 0;
-	}
+	if (!err) /* caught up: no connection waits */
+		failing(me, 0);
 	return LFR_PENDING;
 }
 
-/* the other executor threads only run what is spawned onto them */
-static enum lfr_poll until_stopped(void *state, const struct lfr_waker *w)
+/* the accept task's end: cancelled, failed, or dropped by free */
+static void accept_drop(void *state)
 {
-	first_poll(state, w);
-	return atomic_load(&stopping) ? LFR_READY : LFR_PENDING;
+	struct worker *me = state;
+
+	failing(me, 0);
+	lfr_tcp_close(me->listener);
+	me->listener = NULL;
+}
+
+/* a worker's main future: run the tasks until lfr_executor_stop */
+static enum lfr_poll forever(void *state, const struct lfr_waker *w)
+{
+	(void)state;
+	(void)w;
+	return LFR_PENDING;
 }
 
 static void *worker_thread(void *arg)
 {
 	struct worker *me = arg;
+	int ret = lfr_executor_block_on(me->ex, forever, NULL);
 
-	int ret = lfr_executor_block_on(me->ex, me->index ? until_stopped
-							   : accept_poll, me);
-
-	if (ret && !me->waker.vtable) { /* failed before its first poll */
-		fprintf(stderr, "echo-server: %s\n", lfr_strerror(ret));
-		sem_post(&started);
-	}
-	/* drops the connections still open; the owner's job */
+	if (ret != -ECANCELED)
+		fprintf(stderr, "echo-server: thread %d: %s\n", me->index,
+			lfr_strerror(ret));
+	/* drops the connections still open and the accept task, if it is
+	 * still there; the owner's job */
 	lfr_executor_free(me->ex);
 	return NULL;
-}
-
-static void stop_worker(struct worker *w)
-{
-	if (w->waker.vtable)
-		lfr_waker_wake_by_ref(&w->waker);
-	pthread_join(w->thread, NULL);
-	if (w->waker.vtable)
-		lfr_waker_drop(&w->waker);
 }
 
 int main(int argc, char **argv)
 {
 	struct sockaddr_in addr = { .sin_family = AF_INET };
+	struct lfr_listen_opts opts;
 	long port = 7007;
 	sigset_t stop;
 	int ret, sig;
@@ -220,20 +232,31 @@ int main(int argc, char **argv)
 	sigaddset(&stop, SIGINT);
 	sigaddset(&stop, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &stop, NULL);
-	sem_init(&started, 0, 0);
-	addr.sin_port = htons((uint16_t)port);
-	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	workers = calloc((size_t)nthreads, sizeof(*workers));
-	if (!workers || (ret = lfr_reactor_new(NULL, &reactor)) ||
-	    (ret = lfr_tcp_listen(reactor, (struct sockaddr *)&addr,
-				  sizeof(addr), 128, &listener))) {
+	if (!workers || (ret = lfr_reactor_new(NULL, &reactor))) {
 		fprintf(stderr, "echo-server: %s\n",
 			workers ? lfr_strerror(ret) : "out of memory");
 		return 1;
 	}
+	/* a listener per thread on one port (SO_REUSEPORT): the kernel
+	 * spreads connections over them by a hash of addresses and ports.
+	 * The first picks the port when asked for 0, the others take it. */
+	lfr_listen_opts_init(&opts);
+	opts.flags = LFR_LISTEN_REUSEPORT;
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	for (int t = 0; t < nthreads; t++) {
-		workers[t].index = t;
-		if ((ret = lfr_executor_new(&workers[t].ex))) {
+		struct worker *w = &workers[t];
+
+		w->index = t;
+		addr.sin_port = htons((uint16_t)port);
+		if ((ret = lfr_executor_new(&w->ex)) ||
+		    (ret = lfr_tcp_listen_opts(reactor, (struct sockaddr *)&addr,
+					       sizeof(addr), &opts,
+					       &w->listener)) ||
+		    (t == 0 && (ret = port = lfr_tcp_local_port(w->listener)) < 0) ||
+		    (ret = lfr_executor_spawn_handle(w->ex, accept_poll,
+						     accept_drop, w,
+						     &w->acceptor))) {
 			fprintf(stderr, "echo-server: %s\n", lfr_strerror(ret));
 			return 1;
 		}
@@ -245,11 +268,8 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	for (int t = 0; t < nthreads; t++) /* every waker kept */
-		while (sem_wait(&started) < 0)
-			;
-	printf("echo-server: listening on 127.0.0.1:%d with %d executor "
-	       "threads\n", lfr_tcp_local_port(listener), nthreads);
+	printf("echo-server: listening on 127.0.0.1:%ld with %d executor "
+	       "threads\n", port, nthreads);
 	fflush(stdout);
 	sigwait(&stop, &sig);
 	/* A second SIGINT or SIGTERM ends the process at once, and so does
@@ -259,14 +279,25 @@ int main(int argc, char **argv)
 	signal(SIGALRM, SIG_DFL);
 	pthread_sigmask(SIG_UNBLOCK, &stop, NULL);
 	alarm(5);
-	atomic_store(&stopping, true);
-	/* the acceptor first: nothing is spawned onto the others after it */
+	printf("echo-server: connections accepted by thread:");
 	for (int t = 0; t < nthreads; t++)
-		stop_worker(&workers[t]);
-	lfr_tcp_close(listener);
+		printf(" %lu", atomic_load(&workers[t].accepted));
+	printf("\n");
+	fflush(stdout);
+	/* the shutdown sequence of lfreactor/executor.h: stop accepting,
+	 * stop the executors (each thread then frees its own), join, shut
+	 * the reactor down, free it */
+	for (int t = 0; t < nthreads; t++)
+		lfr_task_cancel(workers[t].acceptor);
+	for (int t = 0; t < nthreads; t++)
+		lfr_executor_stop(workers[t].ex);
+	for (int t = 0; t < nthreads; t++) {
+		pthread_join(workers[t].thread, NULL);
+		lfr_task_detach(workers[t].acceptor);
+	}
+	lfr_reactor_shutdown(reactor);
 	lfr_reactor_free(reactor);
 	free(workers);
-	sem_destroy(&started);
 	alarm(0);
 	return 0;
 }

@@ -131,6 +131,50 @@ Test(e2e, serves_the_seed_workload_on_two_executor_threads)
 	stop();
 }
 
+/*
+ * Every thread accepts: with a listener per thread on one port
+ * (SO_REUSEPORT) the kernel picks a listener by a hash of each
+ * connection's addresses and ports, so 64 connections from 64 client
+ * ports all land on one of two listeners with a chance of 2 in 2^64.
+ * With one accepting thread handing connections out, thread 1 accepts
+ * none.  Each connection is held open until all are made, then answered.
+ */
+Test(e2e, every_executor_thread_accepts_connections)
+{
+	enum { CONNS = 64 };
+	struct delay_server_config config = { .threads = 2 };
+	unsigned long accepted[2];
+	int fds[CONNS];
+	char buf[512], want[32];
+
+	cr_assert_eq(lfr_reactor_new(NULL, &reactor), 0);
+	cr_assert_eq(delay_server_start_config(reactor, &config, &server), 0);
+	for (int i = 0; i < CONNS; i++)
+		fds[i] = raw_connect(delay_server_port(server));
+	for (int i = 0; i < CONNS; i++) {
+		snprintf(buf, sizeof(buf), "GET /0/c%d HTTP/1.1\r\n"
+			 "Connection: close\r\n\r\n", i);
+		raw_send(fds[i], buf);
+	}
+	for (int i = 0; i < CONNS; i++) {
+		raw_read_all(fds[i], buf, sizeof(buf));
+		close(fds[i]);
+		snprintf(want, sizeof(want), "\r\n\r\nc%d", i);
+		cr_assert(strncmp(buf, "HTTP/1.1 200 OK\r\n", 17) == 0 &&
+			  strstr(buf, want), "connection %d got: %s", i, buf);
+	}
+	/* each was answered, so each was accepted (and counted) before */
+	for (int t = 0; t < 2; t++)
+		accepted[t] = delay_server_accepted(server, t);
+	cr_assert_eq(accepted[0] + accepted[1], CONNS, "%lu + %lu",
+		     accepted[0], accepted[1]);
+	cr_assert(accepted[0] > 0 && accepted[1] > 0,
+		  "thread 0 accepted %lu, thread 1 %lu", accepted[0],
+		  accepted[1]);
+	cr_assert_eq(delay_server_accepted(server, 2), 0);
+	stop();
+}
+
 Test(e2e, a_long_request_holds_up_no_other)
 {
 	struct delay_fetch f = { .threads = 2, .requests = 3, .unit_ms = 20 };
