@@ -404,14 +404,18 @@ static enum lfr_poll conn_poll(void *state, const struct lfr_waker *w)
 		case S_CLOSE:
 			/* Closing a socket with unread data makes the kernel
 			 * send a reset, which may destroy the response before
-			 * the client reads it; and bytes the client sent may
-			 * still be on their way (not yet readable).  So unless
-			 * the client has closed already (nothing unread, end
-			 * of file), send FIN and drain the client until it
-			 * closes, at most LINGER_MS. */
+			 * the client reads it.  With nothing unread, close now;
+			 * otherwise (an error, bytes after the last request)
+			 * send FIN and drain the client until it closes.
+			 * Draining every connection would also cover bytes
+			 * still on their way from a client that pipelines
+			 * past its own Connection: close, at the price of a
+			 * wake-up per connection (about 10 us of CPU per
+			 * request here with 16 connections); like most
+			 * servers, this one does not. */
 			if (!c->failed && c->pos == c->end &&
-			    lfr_tcp_read_poll(c->sock, c->in, sizeof(c->in), w,
-					      &n) == LFR_READY && n <= 0)
+			    (lfr_tcp_read_poll(c->sock, c->in, sizeof(c->in), w,
+					       &n) == LFR_PENDING || n <= 0))
 				return LFR_READY;
 			shutdown(lfr_tcp_fd(c->sock), SHUT_WR);
 			lfr_sleep_free(c->timer);

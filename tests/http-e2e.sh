@@ -14,11 +14,14 @@ start_server "$b/delayserver" --port 0 --threads 2 --idle-ms 1000
 out=$(mktemp)
 trap 'kill $pid 2>/dev/null || true; rm -f "$out" "$srv_log"' EXIT
 
-# send FORMAT (printf's: \r\n, \0) on one connection, print all that comes
-# back until the server closes it
+# send FORMAT (printf's: \r\n, \0) on one connection, in one write (bash's
+# printf writes line by line, and a request sent after one that closes the
+# connection must be in the server's buffer when it answers, or the close
+# resets the answer), print all that comes back until the server closes it
 req() {
 	timeout 10 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
-		printf "$2" >&3; cat <&3' sh "$port" "$1"
+		f=$(mktemp); printf "$2" >"$f"; cat "$f" >&3; rm -f "$f"
+		cat <&3' sh "$port" "$1"
 }
 # the response to a request for BODY, with CONNECTION's header if given
 ok() {
