@@ -45,16 +45,7 @@
 /* ThreadSanitizer cannot see the hand-off through the wfcqueue (an
  * inline-asm exchange on the tail, then a plain store of the link): in
  * --enable-tsan builds an enqueue releases the node and a dequeue acquires
- * it.  Nothing otherwise. */
-#ifdef __SANITIZE_THREAD__
-void __tsan_acquire(void *addr);
-void __tsan_release(void *addr);
-#define TSAN_ACQUIRE(addr) __tsan_acquire(addr)
-#define TSAN_RELEASE(addr) __tsan_release(addr)
-#else
-#define TSAN_ACQUIRE(addr) ((void)0)
-#define TSAN_RELEASE(addr) ((void)0)
-#endif
+ * it (LFR__TSAN_RELEASE and _ACQUIRE, from internal.h). */
 
 struct lfr_task;
 
@@ -181,7 +172,7 @@ static struct lfr_task *dequeue(struct lfr_executor *ex)
 	if (!n)
 		return NULL;
 	t = caa_container_of(n, struct lfr_task, node);
-	TSAN_ACQUIRE(&t->node);
+	LFR__TSAN_ACQUIRE(&t->node);
 	/* From here a wake queues it again.  An exchange, not a store: it
 	 * reads the last wake's exchange (each writes 1, even on a 1), so
 	 * what a waker did before a wake that found the task queued happens
@@ -211,7 +202,7 @@ static void enqueue(struct lfr_task *t)
 
 	atomic_fetch_add(&t->refs, 1); /* the queue's */
 	cds_wfcq_node_init(&t->node);
-	TSAN_RELEASE(&t->node);
+	LFR__TSAN_RELEASE(&t->node);
 	cds_wfcq_enqueue(&ex->head, &ex->tail, &t->node);
 	/* the enqueue's exchange orders this load after it; close stores
 	 * the flag before its own drain: one of the two sees the task */

@@ -31,4 +31,17 @@ int lfr__timerfd_settime(int fd, int flags, const struct itimerspec *value);
 int lfr__pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 			void *(*fn)(void *), void *arg);
 
+/* ThreadSanitizer annotations for hand-offs it cannot see (through
+ * liburcu's inline code); nothing outside --enable-tsan builds.  Each use
+ * says which hand-off it marks. */
+#ifdef __SANITIZE_THREAD__
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+#define LFR__TSAN_ACQUIRE(addr) __tsan_acquire(addr)
+#define LFR__TSAN_RELEASE(addr) __tsan_release(addr)
+#else
+#define LFR__TSAN_ACQUIRE(addr) ((void)0)
+#define LFR__TSAN_RELEASE(addr) ((void)0)
+#endif
+
 #endif /* LFR_INTERNAL_H */

@@ -141,15 +141,6 @@
  * releases a token that the grace period acquires, so what a reader did
  * happens before the free that waited for it.  They compile to nothing
  * otherwise. */
-#ifdef __SANITIZE_THREAD__
-void __tsan_acquire(void *addr);
-void __tsan_release(void *addr);
-#define TSAN_ACQUIRE(addr) __tsan_acquire(addr)
-#define TSAN_RELEASE(addr) __tsan_release(addr)
-#else
-#define TSAN_ACQUIRE(addr) ((void)0)
-#define TSAN_RELEASE(addr) ((void)0)
-#endif
 static char grace_token __attribute__((unused));
 
 enum {
@@ -279,7 +270,7 @@ void lfr__read_lock(void)
 
 void lfr__read_unlock(void)
 {
-	TSAN_RELEASE(&grace_token);
+	LFR__TSAN_RELEASE(&grace_token);
 	urcu_bp_read_unlock();
 }
 
@@ -349,7 +340,7 @@ static int match_id(struct cds_lfht_node *node, const void *key)
 	const struct lfr__entry *e =
 		caa_container_of(node, struct lfr__entry, node);
 
-	TSAN_ACQUIRE(node); /* every candidate the table shows us */
+	LFR__TSAN_ACQUIRE(node); /* every candidate the table shows us */
 	return e->id == *(const lfr_id *)key;
 }
 
@@ -440,7 +431,7 @@ static int front_grow(struct lfr__table *t, unsigned long slots)
 	cds_lfht_for_each_entry(t->ht, &iter, e, node) {
 		struct lfr__entry *expected = NULL;
 
-		TSAN_ACQUIRE(&e->node);
+		LFR__TSAN_ACQUIRE(&e->node);
 		if (!removed(e))
 			atomic_compare_exchange_strong(
 				&nf->slot[e->id & nf->mask], &expected, e);
@@ -454,7 +445,7 @@ static int front_grow(struct lfr__table *t, unsigned long slots)
 	}
 	lfr__read_unlock();
 	urcu_bp_synchronize_rcu();
-	TSAN_ACQUIRE(&grace_token);
+	LFR__TSAN_ACQUIRE(&grace_token);
 	free(of);
 	return 0;
 }
@@ -915,7 +906,7 @@ static void run_gp(struct lfr__table *t)
 	n = atomic_load(&t->gp_started) + 1;
 	atomic_store(&t->gp_started, n);
 	urcu_bp_synchronize_rcu();
-	TSAN_ACQUIRE(&grace_token);
+	LFR__TSAN_ACQUIRE(&grace_token);
 	atomic_store_explicit(&t->gp_done, n, memory_order_release);
 }
 
@@ -1215,7 +1206,7 @@ int lfr__table_destroy(struct lfr__table *t)
 	/* no caller and no poller is left: one grace period covers every
 	 * reader there ever was */
 	urcu_bp_synchronize_rcu();
-	TSAN_ACQUIRE(&grace_token);
+	LFR__TSAN_ACQUIRE(&grace_token);
 	/* this thread's slot: the state would outlive the table otherwise
 	 * (exit() runs no thread-exit destructor on the main thread) */
 	for (i = 0; i < TL_SLOTS; i++)
@@ -1349,7 +1340,7 @@ int lfr__table_insert(struct lfr__table *t, lfr_id id, int fd)
 
 	/* add_unique issues full barriers around its commit: the entry is
 	 * published before the caller's epoll_ctl(ADD). */
-	TSAN_RELEASE(&e->node);
+	LFR__TSAN_RELEASE(&e->node);
 	got = cds_lfht_add_unique(t->ht, hash_id(id), match_id, &id, &e->node);
 	if (got != &e->node) {
 		/* never visible: straight back to the cache */
@@ -1451,7 +1442,7 @@ static void drain(struct lfr__table *t)
 		n = 0;
 		lfr__read_lock();
 		cds_lfht_for_each_entry(t->ht, &iter, e, node) {
-			TSAN_ACQUIRE(&e->node);
+			LFR__TSAN_ACQUIRE(&e->node);
 			atomic_fetch_or(&e->state, ENTRY_REMOVED);
 			cds_lfht_del(t->ht, &e->node);
 			front_clear(t, e);
