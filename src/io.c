@@ -104,9 +104,13 @@ static void fd_released(void)
 	pthread_mutex_lock(&waiting_lock);
 	while ((l = waiting)) {
 		unlist_locked(l);
-		/* a listener unlists itself before it frees its timer.
-		 * Due now: the task waiting on it is woken (no system call) */
-		lfr_timer_arm(l->timer, 0, 0);
+		/* A listener unlists itself before it frees its timer, so the
+		 * timer lives while this lock is held.  Due in 1 ns, not now:
+		 * the poller fires it and runs the task's waker there, outside
+		 * this lock (a waker that closes a socket comes back here).
+		 * Only if the timerfd cannot be set is it fired here. */
+		if (lfr_timer_arm(l->timer, 1, 0))
+			lfr_timer_arm(l->timer, 0, 0);
 	}
 	pthread_mutex_unlock(&waiting_lock);
 }

@@ -749,6 +749,77 @@ Test(io, a_listener_backing_off_can_be_closed_and_reports_a_shutdown)
 	lfr_reactor_free(r);
 }
 
+/* a waker whose wake closes a socket: code a custom executor may run */
+static struct lfr_tcp *closed_by_wake;
+static atomic_int close_wakes;
+static const struct lfr_waker_vtable closing_vtable;
+static struct lfr_waker closing_clone(void *data)
+{
+	return (struct lfr_waker){ &closing_vtable, data };
+}
+static void closing_wake_by_ref(void *data)
+{
+	struct lfr_tcp *s = closed_by_wake;
+
+	(void)data;
+	closed_by_wake = NULL;
+	if (s)
+		lfr_tcp_close(s); /* a library close: it ends back-offs too */
+	atomic_fetch_add(&close_wakes, 1);
+}
+static void closing_wake(void *data)
+{
+	closing_wake_by_ref(data);
+}
+static void closing_drop(void *data)
+{
+	(void)data;
+}
+static const struct lfr_waker_vtable closing_vtable = {
+	closing_clone, closing_wake, closing_wake_by_ref, closing_drop
+};
+
+/* The close that ends a back-off wakes the listener's task; that wake
+ * runs the task's waker, which may close a socket itself (here: another
+ * listener).  It must not run where the process-wide list of waiting
+ * listeners is held, or that close waits for itself. */
+Test(io, a_waker_woken_by_a_released_fd_may_close_a_socket, .timeout = 20)
+{
+	static struct fd_hog hog;
+	struct sockaddr_in any = loopback(0);
+	struct lfr_tcp *l, *other, *trigger, *c = NULL;
+	struct lfr_reactor *r;
+	struct lfr_waker w = { &closing_vtable, NULL };
+	int client, err = 0, wakes;
+	bool woken;
+
+	cr_assert_eq(lfr_reactor_new(NULL, &r), 0);
+	cr_assert_eq(lfr_tcp_listen(r, (struct sockaddr *)&any, sizeof(any), 16,
+				    &l), 0);
+	cr_assert_eq(lfr_tcp_listen(r, (struct sockaddr *)&any, sizeof(any), 16,
+				    &other), 0);
+	cr_assert_eq(lfr_tcp_listen(r, (struct sockaddr *)&any, sizeof(any), 16,
+				    &trigger), 0);
+	client = waiting_client(lfr_tcp_local_port(l));
+	exhaust_fds(&hog);
+	lfr_tcp_accept_poll(l, &w, &c, &err);
+	sleep_ms(10); /* its first back-off (1 ms) fired: the wake closed
+		       * nothing yet (closed_by_wake is NULL) */
+	lfr_tcp_accept_poll(l, &w, &c, &err); /* backs off again, 2 ms */
+	closed_by_wake = other;
+	wakes = atomic_load(&close_wakes);
+	lfr_tcp_close(trigger); /* releases an fd: l's task is woken */
+	woken = WAIT_FOR(atomic_load(&close_wakes) > wakes && !closed_by_wake,
+			 5000);
+	release_fds(&hog);
+
+	cr_assert_eq(err, -EMFILE, "got %s", lfr_strerror(err));
+	cr_assert(woken, "the wake ran and closed the other listener");
+	close(client);
+	lfr_tcp_close(l);
+	lfr_reactor_free(r);
+}
+
 /* ---- any-fd readiness -------------------------------------------------------------- */
 
 /* polls w with the counting waker: the result, or 0 when PENDING */
