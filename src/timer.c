@@ -488,21 +488,30 @@ enum lfr_poll lfr_timer_poll(struct lfr_timer *t, const struct lfr_waker *waker,
 	    ts->heap[t->index].deadline <= lfr_timer_now())
 		fire_locked(ts, t, &old);
 	fired = atomic_load_explicit(&t->state, memory_order_relaxed) == FIRED;
-	if (!fired) {
-		if (!waker || !waker->vtable) {
-			ret = -EINVAL;
-		} else if (!t->has_waker ||
-			   !lfr_waker_will_wake(&t->waker, waker)) {
-			struct lfr_waker w = lfr_waker_clone(waker);
+	if (!fired && (!waker || !waker->vtable)) {
+		ret = -EINVAL;
+	} else if (!fired && (!t->has_waker ||
+			      !lfr_waker_will_wake(&t->waker, waker))) {
+		/* the clone is the caller's code: outside the lock, then the
+		 * state looked at again (the timer may have fired since) */
+		struct lfr_waker w;
 
-			if (!w.vtable) {
-				ret = -ENOMEM; /* the old one stays */
-			} else {
-				if (t->has_waker)
-					old = t->waker;
-				t->waker = w;
-				t->has_waker = true;
-			}
+		pthread_mutex_unlock(&ts->lock);
+		lfr_waker_drop(&old);
+		old = (struct lfr_waker){ NULL, NULL };
+		w = lfr_waker_clone(waker);
+		pthread_mutex_lock(&ts->lock);
+		fired = atomic_load_explicit(&t->state, memory_order_relaxed) ==
+			FIRED;
+		if (!w.vtable) {
+			ret = -ENOMEM; /* the old one stays */
+		} else if (fired) {
+			old = w;
+		} else {
+			if (t->has_waker)
+				old = t->waker;
+			t->waker = w;
+			t->has_waker = true;
 		}
 	}
 	pthread_mutex_unlock(&ts->lock);

@@ -783,7 +783,7 @@ static const struct lfr_waker_vtable closing_vtable = {
  * runs the task's waker, which may close a socket itself (here: another
  * listener).  It must not run where the process-wide list of waiting
  * listeners is held, or that close waits for itself. */
-Test(io, a_waker_woken_by_a_released_fd_may_close_a_socket, .timeout = 20)
+Test(io, a_waker_woken_by_a_released_fd_may_close_a_socket)
 {
 	static struct fd_hog hog;
 	struct sockaddr_in any = loopback(0);

@@ -1000,3 +1000,45 @@ Test(timer, a_waker_on_a_poller_makes_the_first_timer_of_a_reactor)
 	lfr_reactor_free(maker_target);
 	close_pipe(q);
 }
+
+/* a waker whose clone arms another timer of the same reactor: the
+ * caller's code, which poll must not run under the heap's lock */
+static struct lfr_timer *armed_by_clone;
+static atomic_int clones;
+static const struct lfr_waker_vtable arming_vtable;
+static struct lfr_waker arming_clone(void *data)
+{
+	if (armed_by_clone)
+		lfr_timer_arm(armed_by_clone, 60ull * 1000000000u, 0);
+	atomic_fetch_add(&clones, 1);
+	return (struct lfr_waker){ &arming_vtable, data };
+}
+static void arming_nop(void *data)
+{
+	(void)data;
+}
+static const struct lfr_waker_vtable arming_vtable = {
+	arming_clone, arming_nop, arming_nop, arming_nop
+};
+
+Test(timer, a_waker_whose_clone_arms_a_timer_can_wait_on_one)
+{
+	struct lfr_reactor *r;
+	struct lfr_timer *t, *other;
+	struct lfr_waker w = { &arming_vtable, NULL };
+	int err = 1;
+
+	cr_assert_eq(lfr_reactor_new(NULL, &r), 0);
+	cr_assert_eq(lfr_timer_new(r, &t), 0);
+	cr_assert_eq(lfr_timer_new(r, &other), 0);
+	armed_by_clone = other;
+	cr_assert_eq(lfr_timer_arm(t, 60ull * 1000000000u, 0), 0);
+	cr_assert_eq(lfr_timer_poll(t, &w, &err), LFR_PENDING);
+	cr_assert_eq(err, 0);
+	cr_assert_eq(atomic_load(&clones), 1);
+	cr_assert_eq(lfr_timer_cancel(other), 1, "the clone armed it");
+	armed_by_clone = NULL;
+	lfr_timer_free(other);
+	lfr_timer_free(t);
+	lfr_reactor_free(r);
+}

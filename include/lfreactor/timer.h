@@ -82,8 +82,10 @@ LFR_EXTERN uint64_t lfr_timer_now(void);
  *  -EMFILE, -ENFILE  no fd for the timerfd (the first timer of the reactor
  *           only)
  *  -ESHUTDOWN  the reactor was shut down
- *  and what lfr_reactor_register returns for the timerfd.  Nothing is left
- *  behind on failure (*out untouched).
+ *  and what lfr_reactor_register returns for the timerfd.  *out is
+ *  untouched on failure, and no timer is left behind; the reactor's timer
+ *  structure, once made, stays until lfr_reactor_free, whatever the call
+ *  that made it returned.
  * Threads: any.  Blocks: the timer structure's mutex; growing the heap
  * (doubling) copies it under the mutex.  While a reactor has no structure
  * yet, a process-wide mutex held while one is made (a timerfd and its
