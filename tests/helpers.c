@@ -58,6 +58,11 @@ static struct lfr_waker cw_clone(void *data)
 	return cw_waker(cw);
 }
 
+void plain_waker_drop(void *data)
+{
+	(void)data;
+}
+
 void cw_init(struct counting_waker *cw)
 {
 	atomic_init(&cw->refs, 1);

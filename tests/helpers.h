@@ -28,6 +28,23 @@ void cw_init(struct counting_waker *cw);
 struct lfr_waker cw_waker(struct counting_waker *cw); /* borrows, no ref */
 int cw_wakes(struct counting_waker *cw);
 
+/*
+ * A waker with no references to count: clone gives back the same waker,
+ * drop does nothing, wake and wake_by_ref both call WAKE(data).  Defines
+ * NAME_vtable and NAME_clone(data), which makes one; WAKE must be declared
+ * before.  For tests whose wakers only act when woken.
+ */
+void plain_waker_drop(void *data);
+#define PLAIN_WAKER(name, wake)                                              \
+	static struct lfr_waker name##_clone(void *data);                    \
+	static const struct lfr_waker_vtable name##_vtable = {               \
+		name##_clone, wake, wake, plain_waker_drop                   \
+	};                                                                   \
+	static struct lfr_waker name##_clone(void *data)                     \
+	{                                                                    \
+		return (struct lfr_waker){ &name##_vtable, data };           \
+	}
+
 /* a non-blocking pipe; fire writes one byte, drain reads all */
 void test_pipe(int fds[2]);
 void close_pipe(int fds[2]);

@@ -688,18 +688,7 @@ static void slow_wake(void *data)
 	sleep_ms(300);
 	atomic_store(&slow_finished, 1);
 }
-static struct lfr_waker slow_clone(void *data);
-static void slow_drop(void *data)
-{
-	(void)data;
-}
-static const struct lfr_waker_vtable slow_vtable = {
-	slow_clone, slow_wake, slow_wake, slow_drop,
-};
-static struct lfr_waker slow_clone(void *data)
-{
-	return (struct lfr_waker){ &slow_vtable, data };
-}
+PLAIN_WAKER(slow, slow_wake)
 
 static void *shut_down(void *arg)
 {
@@ -740,24 +729,13 @@ Test(lifecycle, a_repeated_shutdown_returns_only_when_no_poller_wakes_anything)
 static struct lfr_reactor *shutting;
 static atomic_int shutdown_result = 1;
 static atomic_int shutdown_wakes;
-static struct lfr_waker shutter_clone(void *data);
 static void shutter_wake(void *data)
 {
 	(void)data;
 	atomic_store(&shutdown_result, lfr_reactor_shutdown(shutting));
 	atomic_fetch_add(&shutdown_wakes, 1);
 }
-static void shutter_drop(void *data)
-{
-	(void)data;
-}
-static const struct lfr_waker_vtable shutter_vtable = {
-	shutter_clone, shutter_wake, shutter_wake, shutter_drop,
-};
-static struct lfr_waker shutter_clone(void *data)
-{
-	return (struct lfr_waker){ &shutter_vtable, data };
-}
+PLAIN_WAKER(shutter, shutter_wake)
 
 /* on a poller, shutdown would join the thread calling it: it refuses */
 static void shutdown_from_a_pollers_waker(unsigned pollers)

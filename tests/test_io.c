@@ -752,12 +752,7 @@ Test(io, a_listener_backing_off_can_be_closed_and_reports_a_shutdown)
 /* a waker whose wake closes a socket: code a custom executor may run */
 static struct lfr_tcp *closed_by_wake;
 static atomic_int close_wakes;
-static const struct lfr_waker_vtable closing_vtable;
-static struct lfr_waker closing_clone(void *data)
-{
-	return (struct lfr_waker){ &closing_vtable, data };
-}
-static void closing_wake_by_ref(void *data)
+static void closing_wake(void *data)
 {
 	struct lfr_tcp *s = closed_by_wake;
 
@@ -767,17 +762,7 @@ static void closing_wake_by_ref(void *data)
 		lfr_tcp_close(s); /* a library close: it ends back-offs too */
 	atomic_fetch_add(&close_wakes, 1);
 }
-static void closing_wake(void *data)
-{
-	closing_wake_by_ref(data);
-}
-static void closing_drop(void *data)
-{
-	(void)data;
-}
-static const struct lfr_waker_vtable closing_vtable = {
-	closing_clone, closing_wake, closing_wake_by_ref, closing_drop
-};
+PLAIN_WAKER(closing, closing_wake)
 
 /* The close that ends a back-off wakes the listener's task; that wake
  * runs the task's waker, which may close a socket itself (here: another

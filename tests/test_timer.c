@@ -45,22 +45,7 @@ static void rec_wake_by_ref(void *data)
 	}
 }
 
-static void rec_drop(void *data)
-{
-	(void)data;
-}
-
-static struct lfr_waker rec_clone(void *data);
-static const struct lfr_waker_vtable rec_vtable = {
-	rec_clone, rec_wake_by_ref, rec_wake_by_ref, rec_drop
-};
-
-static struct lfr_waker rec_clone(void *data)
-{
-	struct lfr_waker w = { &rec_vtable, data };
-
-	return w;
-}
+PLAIN_WAKER(rec, rec_wake_by_ref)
 
 static unsigned long settimes(void)
 {
@@ -618,20 +603,7 @@ static void model_wake(void *data)
 		model_order[i] = (int)(intptr_t)data;
 }
 
-static void model_drop(void *data)
-{
-	(void)data;
-}
-
-static struct lfr_waker model_clone(void *data);
-static const struct lfr_waker_vtable model_vtable = {
-	model_clone, model_wake, model_wake, model_drop
-};
-
-static struct lfr_waker model_clone(void *data)
-{
-	return (struct lfr_waker){ &model_vtable, data };
-}
+PLAIN_WAKER(model, model_wake)
 
 struct model_timer {
 	struct lfr_timer *t;
@@ -960,20 +932,7 @@ static void maker_wake(void *data)
 	atomic_store(&made_ret, lfr_timer_new(maker_target, &made));
 }
 
-static void maker_drop(void *data)
-{
-	(void)data;
-}
-
-static struct lfr_waker maker_clone(void *data);
-static const struct lfr_waker_vtable maker_vtable = {
-	maker_clone, maker_wake, maker_wake, maker_drop
-};
-
-static struct lfr_waker maker_clone(void *data)
-{
-	return (struct lfr_waker){ &maker_vtable, data };
-}
+PLAIN_WAKER(maker, maker_wake)
 
 Test(timer, a_waker_on_a_poller_makes_the_first_timer_of_a_reactor)
 {
