@@ -119,10 +119,8 @@ for l in 1 2 3 4; do
 	loaders="$loaders $!"
 done
 sleep 0.5
-kill -TERM "$pid"
-for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.01; done
-if kill -0 "$pid" 2>/dev/null; then echo "still running 1 s after SIGTERM under load"; kill $loaders; exit 1; fi
-wait "$pid"; rc=$?
+stop_within_1s ||
+	{ echo "still running 1 s after SIGTERM under load"; kill $loaders; exit 1; }
 kill $loaders 2>/dev/null; kill "$seed" 2>/dev/null
 wait 2>/dev/null
 [ "$rc" -eq 0 ] || { echo "exit status $rc after SIGTERM"; cat "$srv_log"; exit 1; }
