@@ -19,10 +19,21 @@
  *          slot is free, or when the array grows, and leaves it when
  *          removed, before it is retired (see "front" below).
  *  waker   an atomic pointer to the waker to wake: NULL until the first
- *          set_waker; then the entry's inline slot (the first waker set,
- *          no allocation) or a 16-byte box from the thread's cache; never
- *          NULL again.  A replaced waker is dropped after a grace period,
- *          so a poller that loaded it may still call wake_by_ref on it.
+ *          set_waker; then the entry's inline slot or a 16-byte box from
+ *          the thread's cache; never NULL again.  A replaced waker is
+ *          dropped after a grace period, so a poller that loaded it may
+ *          still call wake_by_ref on it.
+ *  inline  the slot the first waker goes to (no allocation).  Its vtable
+ *          is written once, before the pointer names the slot; its data is
+ *          atomic.  While the pointer names the slot, a new waker of the
+ *          same vtable (an executor's tasks share one) replaces only the
+ *          data, by compare-and-swap: no box, nothing else written, the
+ *          old data retired with its vtable.  A waker of another vtable
+ *          goes to a box, and the pointer leaves the slot for good; the one
+ *          setter whose exchange saw it leave closes the slot (exchanges
+ *          its data for a marker and retires what it held), so a racing
+ *          swap fails and takes the box path instead, and a reader that
+ *          finds the marker reloads the pointer (it names the box by then).
  *  ready   readiness bits of events that found no waker.
  *
  *  set_waker (any thread)           dispatch (poller, inside read-side)
@@ -35,7 +46,11 @@
  *  The two middle lines form a Dekker pair: with both sides sequentially
  *  consistent, at least one side sees the other's store, so an event that
  *  raced with the first set_waker is never lost; if both see each other,
- *  the xchg on ready lets exactly one of them wake.
+ *  the xchg on ready lets exactly one of them wake.  Readiness is recorded
+ *  only while the pointer is NULL, so only the first set_waker can race a
+ *  recording; a swap of the inline slot's data (its compare-and-swap in the
+ *  exchange's place) comes after the pointer named the slot, and checks
+ *  ready all the same.
  *
  * Retirement.  Each thread retires what it unlinks (a replaced waker, a
  * removed entry) into blocks of its own (struct lfr__tls, one per thread
@@ -152,7 +167,9 @@ struct lfr__entry {
 	struct cds_lfht_node node;
 	lfr_id id;
 	_Atomic(struct lfr_waker *) waker;
-	struct lfr_waker inline_waker; /* written once, before published */
+	/* vtable written once, before the waker pointer first names the
+	 * slot; data replaced atomically (__atomic builtins) while it does */
+	struct lfr_waker inline_waker;
 	atomic_uint ready;
 	atomic_uint state;
 	int fd;
@@ -173,6 +190,8 @@ struct item {
 	void *p;
 };
 static const char tag_box, tag_entry;
+/* the data of an inline slot that was left for a box */
+static const char inline_closed;
 
 struct block {
 	struct block *next;
@@ -734,6 +753,12 @@ static union box *box_get(struct lfr__tls *tls)
 	return b;
 }
 
+/* the inline slot's data, while the waker pointer names the slot */
+static void *inline_data(struct lfr__entry *e, int order)
+{
+	return __atomic_load_n(&e->inline_waker.data, order);
+}
+
 static struct lfr__entry *entry_next(struct lfr__entry *e)
 {
 	return e->inline_waker.data;
@@ -823,10 +848,13 @@ static void drop_item(struct lfr__tls *tls, const struct item *it)
 		struct lfr_waker *cur = atomic_load_explicit(
 			&e->waker, memory_order_relaxed);
 
-		if (cur) {
+		/* the slot a box replaced was closed and retired then */
+		if (cur == &e->inline_waker) {
+			w.vtable = cur->vtable;
+			w.data = inline_data(e, __ATOMIC_RELAXED);
+		} else if (cur) {
 			w = *cur;
-			if (cur != &e->inline_waker)
-				box_put(tls, (union box *)cur);
+			box_put(tls, (union box *)cur);
 		}
 		entry_put(tls, e);
 	} else {
@@ -1460,7 +1488,7 @@ static void drain(struct lfr__table *t)
 }
 
 /* read-side: hand recorded readiness to w, once */
-static bool consume_ready(struct lfr__entry *e, struct lfr_waker *w)
+static bool consume_ready(struct lfr__entry *e, const struct lfr_waker *w)
 {
 	if (atomic_exchange_explicit(&e->ready, 0, memory_order_seq_cst) == 0)
 		return false;
@@ -1468,13 +1496,56 @@ static bool consume_ready(struct lfr__entry *e, struct lfr_waker *w)
 	return true;
 }
 
+/* read-side: a copy of the waker e names now; false while it has none.
+ * The pointer is loaded with order.  A slot read as closed was left for a
+ * box before it was closed, so the reload finds the box. */
+static bool current_waker(struct lfr__entry *e, struct lfr_waker *out,
+			  memory_order order)
+{
+	for (;;) {
+		struct lfr_waker *w = atomic_load_explicit(&e->waker, order);
+
+		if (!w)
+			return false;
+		if (w != &e->inline_waker) {
+			*out = *w;
+			return true;
+		}
+		out->vtable = w->vtable;
+		out->data = inline_data(e, __ATOMIC_ACQUIRE);
+		if (out->data != &inline_closed)
+			return true;
+	}
+}
+
+/* read-side: replace the inline slot's data with that of c, a waker of
+ * the slot's vtable, unless the slot was closed; the replaced data is
+ * retired.  The compare-and-swap is the publish of set_waker's
+ * publish-then-check. */
+static bool inline_swap(struct lfr__table *t, struct lfr__tls *tls,
+			struct lfr__entry *e, const struct lfr_waker *c)
+{
+	void *d = inline_data(e, __ATOMIC_RELAXED);
+
+	while (d != &inline_closed)
+		if (__atomic_compare_exchange_n(&e->inline_waker.data, &d,
+						c->data, false,
+						__ATOMIC_SEQ_CST,
+						__ATOMIC_RELAXED)) {
+			retire(t, tls, c->vtable, d);
+			return true;
+		}
+	return false;
+}
+
 int lfr__table_set_waker(struct lfr__table *t, const struct lfr_waker *waker,
 			 lfr_id id, bool *woke)
 {
 	struct lfr__tls *tls;
 	struct lfr__entry *e;
-	struct lfr_waker *cur, *w;
+	struct lfr_waker *cur, *w, c, undo = { NULL, NULL };
 	struct block *done;
+	bool cloned = false;
 	int ret = 0;
 
 	*woke = false;
@@ -1489,7 +1560,9 @@ int lfr__table_set_waker(struct lfr__table *t, const struct lfr_waker *waker,
 	 * pollers.  No readiness can be pending here: it is only recorded
 	 * while no waker is stored, and consumed by whoever stored one. */
 	cur = atomic_load_explicit(&e->waker, memory_order_acquire);
-	if (cur && cur->vtable == waker->vtable && cur->data == waker->data) {
+	if (cur && cur->vtable == waker->vtable &&
+	    (cur == &e->inline_waker ? inline_data(e, __ATOMIC_RELAXED)
+				     : cur->data) == waker->data) {
 		lfr__read_unlock();
 		return 0;
 	}
@@ -1505,6 +1578,18 @@ int lfr__table_set_waker(struct lfr__table *t, const struct lfr_waker *waker,
 		ret = -ENOMEM;
 		goto out;
 	}
+	/* a waker of the inline slot's kind (an executor's tasks share one
+	 * vtable) replaces the slot's data: no box, nothing else written */
+	if (cur == &e->inline_waker && waker->vtable == cur->vtable) {
+		c = waker->vtable->clone(waker->data); /* checked by the reactor */
+		if (!c.vtable) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		cloned = true;
+		if (c.vtable == cur->vtable && inline_swap(t, tls, e, &c))
+			goto check;
+	}
 	/* the first waker goes in the entry's own slot, once */
 	if (!(atomic_load_explicit(&e->state, memory_order_relaxed) &
 	      ENTRY_INLINE_USED) &&
@@ -1514,28 +1599,47 @@ int lfr__table_set_waker(struct lfr__table *t, const struct lfr_waker *waker,
 	} else {
 		w = (struct lfr_waker *)box_get(tls);
 		if (!w) {
+			if (cloned)
+				undo = c;
 			ret = -ENOMEM;
 			goto out;
 		}
 	}
-	*w = waker->vtable->clone(waker->data); /* checked by the reactor */
-	if (!w->vtable) {
-		if (w != &e->inline_waker)
-			box_put(tls, (union box *)w);
-		ret = -ENOMEM;
-		goto out;
+	if (!cloned) {
+		c = waker->vtable->clone(waker->data);
+		if (!c.vtable) {
+			if (w != &e->inline_waker)
+				box_put(tls, (union box *)w);
+			ret = -ENOMEM;
+			goto out;
+		}
 	}
+	w->vtable = c.vtable;
+	if (w == &e->inline_waker)
+		__atomic_store_n(&w->data, c.data, __ATOMIC_RELAXED);
+	else
+		w->data = c.data;
 	cur = atomic_exchange_explicit(&e->waker, w, memory_order_seq_cst);
-	if (cur == &e->inline_waker)
-		retire(t, tls, cur->vtable, cur->data);
-	else if (cur)
+	if (cur == &e->inline_waker) {
+		/* the slot is left for good (the pointer never names it
+		 * again, and only this exchange saw it leave): close it, so
+		 * that a racing inline_swap fails, and retire what it held */
+		void *d = __atomic_exchange_n(&cur->data, (void *)&inline_closed,
+					      __ATOMIC_SEQ_CST);
+
+		retire(t, tls, cur->vtable, d);
+	} else if (cur) {
 		retire(t, tls, &tag_box, cur);
+	}
+check:
 	/* the check half of publish-then-check; a plain load first keeps the
 	 * exchange (a write) off the path where nothing was recorded */
 	if (atomic_load_explicit(&e->ready, memory_order_seq_cst) != 0)
-		*woke = consume_ready(e, w);
+		*woke = consume_ready(e, &c);
 out:
 	lfr__read_unlock();
+	if (undo.vtable)
+		lfr_waker_drop(&undo); /* user code, outside the section */
 	settle(t, tls, done);
 	tls_leave(tls);
 	return ret;
@@ -1545,21 +1649,19 @@ enum lfr__dispatch lfr__table_dispatch(struct lfr__table *t, lfr_id id,
 				       unsigned ready)
 {
 	struct lfr__entry *e = lookup(t, id);
-	struct lfr_waker *w;
+	struct lfr_waker w;
 
 	if (!e)
 		return LFR__DISPATCH_STALE;
 	LFR__HOOK(dispatch_found, id);
-	w = atomic_load_explicit(&e->waker, memory_order_acquire);
-	if (w) {
-		w->vtable->wake_by_ref(w->data);
+	if (current_waker(e, &w, memory_order_acquire)) {
+		w.vtable->wake_by_ref(w.data);
 		return LFR__DISPATCH_WOKE;
 	}
 	LFR__HOOK(dispatch_no_waker, id);
 	/* record-then-load: pairs with set_waker's publish-then-check */
 	atomic_fetch_or_explicit(&e->ready, ready, memory_order_seq_cst);
-	w = atomic_load_explicit(&e->waker, memory_order_seq_cst);
-	if (w && consume_ready(e, w))
+	if (current_waker(e, &w, memory_order_seq_cst) && consume_ready(e, &w))
 		return LFR__DISPATCH_RECORDED_WOKE;
 	return LFR__DISPATCH_RECORDED;
 }

@@ -38,11 +38,9 @@ static void cw_wake(void *data)
 	cw_drop(data);
 }
 
-static const struct lfr_waker_vtable cw_vtable = {
-	.clone = cw_clone,
-	.wake = cw_wake,
-	.wake_by_ref = cw_wake_by_ref,
-	.drop = cw_drop,
+static const struct lfr_waker_vtable cw_vtable[2] = {
+	{ cw_clone, cw_wake, cw_wake_by_ref, cw_drop },
+	{ cw_clone, cw_wake, cw_wake_by_ref, cw_drop },
 };
 
 static struct lfr_waker cw_clone(void *data)
@@ -71,11 +69,18 @@ void cw_init(struct counting_waker *cw)
 	atomic_init(&cw->wakes, 0);
 	atomic_init(&cw->misuse, 0);
 	atomic_init(&cw->fail_clone, false);
+	cw->kind = 0;
+}
+
+void cw_init_kind(struct counting_waker *cw, int kind)
+{
+	cw_init(cw);
+	cw->kind = kind;
 }
 
 struct lfr_waker cw_waker(struct counting_waker *cw)
 {
-	struct lfr_waker w = { &cw_vtable, cw };
+	struct lfr_waker w = { &cw_vtable[cw->kind], cw };
 
 	return w;
 }

@@ -22,9 +22,13 @@ struct counting_waker {
 	atomic_int wakes;
 	atomic_int misuse;
 	atomic_bool fail_clone;
+	int kind; /* which of two vtables (the same functions) it carries */
 };
 
+/* kind 0; cw_init_kind sets 1 for a waker of another vtable, as another
+ * executor's would be */
 void cw_init(struct counting_waker *cw);
+void cw_init_kind(struct counting_waker *cw, int kind);
 struct lfr_waker cw_waker(struct counting_waker *cw); /* borrows, no ref */
 int cw_wakes(struct counting_waker *cw);
 

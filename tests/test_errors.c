@@ -378,15 +378,17 @@ Test(errors, failed_clone_is_enomem_and_keeps_the_old_waker)
 
 Test(errors, failed_allocations_are_enomem_and_leave_nothing)
 {
-	static struct counting_waker cw, cw2;
-	struct lfr_waker w, w2;
+	static struct counting_waker cw, cw2, cw3;
+	struct lfr_waker w, w2, w3;
 	struct lfr_reactor *other = NULL;
 	lfr_id id = lfr_reactor_next_id(r);
 
 	cw_init(&cw);
-	cw_init(&cw2);
+	cw_init_kind(&cw2, 1);
+	cw_init(&cw3);
 	w = cw_waker(&cw);
 	w2 = cw_waker(&cw2);
+	w3 = cw_waker(&cw3);
 	/* this thread's first entry: its state on this table and a slab */
 	lfr__hooks.fail_alloc_after = 0;
 	cr_assert_eq(lfr_reactor_register(r, p[0], LFR_READABLE, id), -ENOMEM);
@@ -397,12 +399,23 @@ Test(errors, failed_allocations_are_enomem_and_leave_nothing)
 	/* the first waker lives in the entry: no allocation to fail */
 	lfr__hooks.fail_alloc_after = 0;
 	cr_assert_eq(lfr_reactor_set_waker(r, &w, id), 0);
-	/* another waker needs a box */
+	lfr__hooks.fail_alloc_after = -1;
+	/* the first replacement takes this thread's spare retirement block,
+	 * the second makes a new spare */
+	cr_assert_eq(lfr_reactor_set_waker(r, &w3, id), 0);
+	cr_assert_eq(lfr_reactor_set_waker(r, &w, id), 0);
+	/* another waker of its vtable replaces it in the entry: nothing
+	 * to allocate */
+	lfr__hooks.fail_alloc_after = 0;
+	cr_assert_eq(lfr_reactor_set_waker(r, &w3, id), 0);
+	/* a waker of another vtable needs a box */
 	cr_assert_eq(lfr_reactor_set_waker(r, &w2, id), -ENOMEM);
 	lfr__hooks.fail_alloc_after = -1;
 	cr_assert_eq(atomic_load(&cw2.clones), 0, "no clone left behind");
 	fire(p[1]);
-	cr_assert(WAIT_FOR(cw_wakes(&cw) == 1, 5000), "the old waker stays");
+	cr_assert(WAIT_FOR(cw_wakes(&cw3) == 1, 5000), "the old waker stays");
+	cr_assert_eq(cw_wakes(&cw), 0);
+	cr_assert(WAIT_FOR(atomic_load(&cw.refs) == 1, 5000), "w dropped");
 	drain(p[0]);
 
 	for (long n = 0; n < 4; n++) { /* reactor, pollers, events, table */
@@ -412,6 +425,8 @@ Test(errors, failed_allocations_are_enomem_and_leave_nothing)
 	}
 	lfr__hooks.fail_alloc_after = -1;
 	cr_assert_eq(lfr_reactor_deregister(r, p[0], id), 0);
+	cr_assert(WAIT_FOR(atomic_load(&cw3.refs) == 1, 5000));
+	cr_assert_eq(atomic_load(&cw3.misuse) + atomic_load(&cw.misuse), 0);
 	assert_pipe_still_works();
 }
 

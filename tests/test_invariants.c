@@ -261,29 +261,81 @@ Test(invariants, same_waker_again_clones_and_allocates_nothing)
 	cr_assert_eq(lfr_reactor_deregister(r, p[0], id), 0);
 }
 
+/* wakes the waker a set_waker stored, then checks that the replaced one
+ * was dropped and only the newest is woken */
+static void assert_only_newest_woken(struct counting_waker *old,
+				     struct counting_waker *newest, lfr_id id)
+{
+	cr_assert(WAIT_FOR(atomic_load(&old->refs) == 1, 5000),
+		  "old one dropped after the grace period");
+	fire(p[1]);
+	cr_assert(WAIT_FOR(cw_wakes(newest) == 1, 5000));
+	cr_assert_eq(cw_wakes(old), 0, "only the newest waker is woken");
+	cr_assert_eq(atomic_load(&old->misuse), 0);
+	drain(p[0]);
+	cr_assert_eq(lfr_reactor_deregister(r, p[0], id), 0);
+	cr_assert(WAIT_FOR(atomic_load(&newest->refs) == 1, 5000),
+		  "the newest dropped after deregister");
+}
+
 Test(invariants, another_waker_is_cloned_and_the_old_dropped_after_grace)
 {
-	static struct counting_waker a, b;
-	struct lfr_waker wa, wb;
+	static struct counting_waker a, b, c;
+	struct lfr_waker wa, wb, wc;
 	unsigned long allocs;
 	lfr_id id = lfr_reactor_next_id(r);
 
 	cw_init(&a);
 	cw_init(&b);
+	cw_init(&c);
 	wa = cw_waker(&a);
 	wb = cw_waker(&b);
+	wc = cw_waker(&c);
+	cr_assert_eq(lfr_reactor_register(r, p[0], LFR_READABLE, id), 0);
+	cr_assert_eq(lfr_reactor_set_waker(r, &wa, id), 0);
+	/* wakers of the first one's vtable replace it in the entry */
+	allocs = atomic_load(&lfr__allocations);
+	for (int i = 0; i < 1000; i++) {
+		cr_assert_eq(lfr_reactor_set_waker(r, &wb, id), 0);
+		cr_assert_eq(lfr_reactor_set_waker(r, &wc, id), 0);
+	}
+	cr_assert_eq(lfr_reactor_set_waker(r, &wb, id), 0);
+	/* only retirement blocks (254 items, 4 KiB each): no box */
+	cr_assert_leq(atomic_load(&lfr__allocations) - allocs, 2001 / 254 + 2,
+		      "no allocation per waker of the same kind");
+	cr_assert_eq(atomic_load(&b.clones), 1001);
+	cr_assert(WAIT_FOR(atomic_load(&c.refs) == 1, 5000));
+	assert_only_newest_woken(&a, &b, id);
+	cr_assert_eq(atomic_load(&c.drops), 1000, "each replaced once");
+}
+
+Test(invariants, a_waker_of_another_vtable_takes_a_box_and_stays_correct)
+{
+	static struct counting_waker a, b, c;
+	struct lfr_waker wa, wb, wc;
+	unsigned long allocs;
+	lfr_id id = lfr_reactor_next_id(r);
+
+	cw_init(&a);
+	cw_init_kind(&b, 1);
+	cw_init(&c);
+	wa = cw_waker(&a);
+	wb = cw_waker(&b);
+	wc = cw_waker(&c);
 	cr_assert_eq(lfr_reactor_register(r, p[0], LFR_READABLE, id), 0);
 	cr_assert_eq(lfr_reactor_set_waker(r, &wa, id), 0);
 	allocs = atomic_load(&lfr__allocations);
 	cr_assert_eq(lfr_reactor_set_waker(r, &wb, id), 0);
 	cr_assert_eq(atomic_load(&lfr__allocations), allocs + 1, "one box");
 	cr_assert_eq(atomic_load(&b.clones), 1);
-	cr_assert(WAIT_FOR(atomic_load(&a.refs) == 1, 5000), "old one dropped");
-
-	fire(p[1]);
-	cr_assert(WAIT_FOR(cw_wakes(&b) == 1, 5000));
-	cr_assert_eq(cw_wakes(&a), 0, "only the newest waker is woken");
-	cr_assert_eq(lfr_reactor_deregister(r, p[0], id), 0);
+	/* the entry's slot was left for good: a and c, of its vtable, now
+	 * go in boxes too, and each is dropped once */
+	cr_assert_eq(lfr_reactor_set_waker(r, &wc, id), 0);
+	cr_assert_eq(lfr_reactor_set_waker(r, &wb, id), 0);
+	cr_assert(WAIT_FOR(atomic_load(&c.refs) == 1, 5000));
+	cr_assert_eq(atomic_load(&c.drops), 1);
+	assert_only_newest_woken(&a, &b, id);
+	cr_assert_eq(atomic_load(&b.drops), 2);
 }
 
 /* ---- dispatch writes nothing when a waker is present --------------- */

@@ -6,6 +6,11 @@
  * fires every idle eventfd; the reactor's pollers wake its task; the owner
  * reads it, sometimes swaps in a new waker, sometimes deregisters it and
  * registers it again under a fresh id, then re-arms it and marks it idle.
+ * Each eventfd has three tasks: two share a vtable (a new waker of the
+ * stored one's vtable replaces it inside the entry), the third has a vtable
+ * of its own (it moves the waker to a box).  H hammer threads meanwhile set
+ * random wakers of random eventfds, so set_waker races set_waker on one id
+ * and those moves race each other and the pollers.
  * A lost wake-up leaves an eventfd fired forever: at the end every one must
  * be idle again.  Wakers are reference-counted; a wake or clone after the
  * last reference was dropped is counted and fails the run.  Ids handed out
@@ -16,7 +21,7 @@
  * AddressSanitizer can run it.
  *
  *   wake_stress [--events N] [--fds F] [--executors E] [--pollers P]
- *               [--pause N]  (0: never)
+ *               [--pause N]  (0: never) [--hammers H]
  *
  * Exits 0 and prints "wake_stress: ok ..." when every invariant held.
  */
@@ -38,24 +43,27 @@
 enum { IDLE, FIRED, WOKEN };
 
 struct task {
+	const struct lfr_waker_vtable *vt;
 	atomic_int refs;     /* the test's own reference + the reactor's */
 	atomic_int misuse;   /* woken or cloned after the last drop */
 	atomic_long wakes;
 	struct slot *slot;
 };
 
+#define NTASKS 3
+
 struct slot {
 	int fd;
-	lfr_id id;
+	_Atomic lfr_id id;   /* the hammers read it while its owner churns */
 	atomic_int state;
 	int owner;
-	struct task tasks[2]; /* the waker alternates between these */
+	struct task tasks[NTASKS]; /* the waker moves among these */
 	int current;
 };
 
 static struct lfr_reactor *reactor;
 static struct slot *slots;
-static int nslots, nexec;
+static int nslots, nexec, nhammers;
 static long pause_every;
 static long target;
 static atomic_long fired, consumed;
@@ -91,8 +99,10 @@ static void task_wake(void *data)
 	task_drop(data);
 }
 
-static const struct lfr_waker_vtable vtable = {
-	task_clone, task_wake, task_wake_by_ref, task_drop,
+/* the same functions under two vtables: two kinds of waker */
+static const struct lfr_waker_vtable vtables[2] = {
+	{ task_clone, task_wake, task_wake_by_ref, task_drop },
+	{ task_clone, task_wake, task_wake_by_ref, task_drop },
 };
 
 static struct lfr_waker task_clone(void *data)
@@ -101,7 +111,7 @@ static struct lfr_waker task_clone(void *data)
 
 	if (atomic_fetch_add(&t->refs, 1) <= 0)
 		atomic_fetch_add(&t->misuse, 1);
-	return (struct lfr_waker){ &vtable, t };
+	return (struct lfr_waker){ t->vt, t };
 }
 
 static void check(int ret, const char *what)
@@ -112,11 +122,37 @@ static void check(int ret, const char *what)
 	}
 }
 
+static struct lfr_waker waker_of(struct slot *s, int k)
+{
+	return (struct lfr_waker){ s->tasks[k].vt, &s->tasks[k] };
+}
+
 static void arm(struct slot *s)
 {
-	struct lfr_waker w = { &vtable, &s->tasks[s->current] };
+	struct lfr_waker w = waker_of(s, s->current);
 
-	check(lfr_reactor_set_waker(reactor, &w, s->id), "set_waker");
+	check(lfr_reactor_set_waker(reactor, &w, atomic_load(&s->id)),
+	      "set_waker");
+}
+
+/* any task of a slot wakes the slot: a hammer's waker loses no wake-up */
+static void *hammer_main(void *arg)
+{
+	unsigned seed = (unsigned)(intptr_t)arg * 104729u + 7;
+	long calls = 0;
+
+	while (!atomic_load(&stop)) {
+		struct slot *s = &slots[rand_r(&seed) % (unsigned)nslots];
+		struct lfr_waker w = waker_of(s, (int)(rand_r(&seed) % NTASKS));
+		int ret = lfr_reactor_set_waker(reactor, &w,
+						atomic_load(&s->id));
+
+		if (ret != -ENOENT) /* the owner may have just churned it */
+			check(ret, "hammer set_waker");
+		if (++calls % 64 == 0)
+			sched_yield();
+	}
+	return NULL;
 }
 
 static void *writer_main(void *arg)
@@ -176,17 +212,21 @@ static void *executor_main(void *arg)
 				 * first waker, so the writer may fire into the
 				 * gap: that event must be recorded and handed
 				 * to the waker by set_waker */
-				check(lfr_reactor_deregister(reactor, s->fd, s->id),
+				check(lfr_reactor_deregister(reactor, s->fd,
+							     atomic_load(&s->id)),
 				      "deregister");
-				s->id = lfr_reactor_next_id(reactor);
+				atomic_store(&s->id,
+					     lfr_reactor_next_id(reactor));
 				check(lfr_reactor_register(reactor, s->fd,
-							   LFR_READABLE, s->id),
+							   LFR_READABLE,
+							   atomic_load(&s->id)),
 				      "register");
 				atomic_store(&s->state, IDLE);
 				arm(s);
 				continue;
-			case 1: /* another waker */
-				s->current ^= 1;
+			case 1: /* another waker, of either kind */
+				s->current = (s->current + 1 +
+					      (int)(rand_r(&seed) % 2)) % NTASKS;
 				break;
 			}
 			arm(s);
@@ -218,7 +258,7 @@ int main(int argc, char **argv)
 {
 	struct lfr_reactor_config cfg;
 	struct lfr_reactor_stats st;
-	pthread_t writer, *execs;
+	pthread_t writer, *execs, *hammers;
 	double t0, deadline;
 	int stuck = 0, misuse = 0;
 
@@ -226,28 +266,34 @@ int main(int argc, char **argv)
 	nslots = (int)option(argc, argv, "--fds", 256);
 	nexec = (int)option(argc, argv, "--executors", 3);
 	pause_every = option(argc, argv, "--pause", 4096);
+	nhammers = (int)option(argc, argv, "--hammers", 1);
 	lfr_reactor_config_init(&cfg);
 	cfg.pollers = (unsigned)option(argc, argv, "--pollers", 2);
 	if (target < 1 || nslots < 1 || nexec < 1 || pause_every < 0 ||
+	    nhammers < 0 ||
 	    lfr_reactor_new(&cfg, &reactor) != 0) {
 		fprintf(stderr, "usage: %s [--events N] [--fds F] "
-				"[--executors E] [--pollers P] [--pause N]\n",
+				"[--executors E] [--pollers P] [--pause N] "
+				"[--hammers H]\n",
 			argv[0]);
 		return 2;
 	}
 	slots = calloc((size_t)nslots, sizeof(*slots));
 	execs = calloc((size_t)nexec, sizeof(*execs));
+	hammers = calloc((size_t)nhammers + 1, sizeof(*hammers));
 	for (int i = 0; i < nslots; i++) {
 		struct slot *s = &slots[i];
 
 		s->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		s->owner = i % nexec;
-		for (int k = 0; k < 2; k++) {
+		for (int k = 0; k < NTASKS; k++) {
 			atomic_init(&s->tasks[k].refs, 1);
 			s->tasks[k].slot = s;
+			s->tasks[k].vt = &vtables[k == NTASKS - 1];
 		}
-		s->id = lfr_reactor_next_id(reactor);
-		check(lfr_reactor_register(reactor, s->fd, LFR_READABLE, s->id),
+		atomic_init(&s->id, lfr_reactor_next_id(reactor));
+		check(lfr_reactor_register(reactor, s->fd, LFR_READABLE,
+					   atomic_load(&s->id)),
 		      "register");
 		arm(s);
 	}
@@ -255,6 +301,8 @@ int main(int argc, char **argv)
 	pthread_create(&writer, NULL, writer_main, NULL);
 	for (int e = 0; e < nexec; e++)
 		pthread_create(&execs[e], NULL, executor_main, (void *)(intptr_t)e);
+	for (int h = 0; h < nhammers; h++)
+		pthread_create(&hammers[h], NULL, hammer_main, (void *)(intptr_t)h);
 
 	/* all events fired and consumed, or a slot stuck: a lost wake-up */
 	deadline = now() + 5;
@@ -277,6 +325,8 @@ int main(int argc, char **argv)
 	pthread_join(writer, NULL);
 	for (int e = 0; e < nexec; e++)
 		pthread_join(execs[e], NULL);
+	for (int h = 0; h < nhammers; h++)
+		pthread_join(hammers[h], NULL);
 	st.size = sizeof(st);
 	lfr_reactor_stats(reactor, &st);
 
@@ -288,12 +338,13 @@ int main(int argc, char **argv)
 				slots[i].fd);
 			stuck = 1;
 		}
-		check(lfr_reactor_deregister(reactor, slots[i].fd, slots[i].id),
+		check(lfr_reactor_deregister(reactor, slots[i].fd,
+					     atomic_load(&slots[i].id)),
 		      "deregister");
 	}
 	lfr_reactor_free(reactor);
 	for (int i = 0; i < nslots; i++) {
-		for (int k = 0; k < 2; k++) {
+		for (int k = 0; k < NTASKS; k++) {
 			misuse += atomic_load(&slots[i].tasks[k].misuse);
 			if (atomic_load(&slots[i].tasks[k].refs) != 1) {
 				fprintf(stderr, "wake_stress: a waker holds %d refs "
@@ -306,6 +357,7 @@ int main(int argc, char **argv)
 	}
 	free(slots);
 	free(execs);
+	free(hammers);
 	if (stuck || misuse || atomic_load(&errors)) {
 		fprintf(stderr, "wake_stress: FAILED: %s, %d misuses, %d errors\n",
 			stuck ? "a wake-up was lost" : "no lost wake-up", misuse,
