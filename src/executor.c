@@ -97,7 +97,7 @@ struct frame {
 	const struct lfr_executor *ex;
 	struct frame *up;
 };
-static _Thread_local struct frame *inside;
+static LFR__TLS struct frame *inside;
 
 /* ---- references -------------------------------------------------------------- */
 

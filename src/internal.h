@@ -16,6 +16,15 @@
 /* what alignas() uses to keep data written by different threads apart */
 #define LFR__CACHELINE 64
 
+/* The library's thread-locals (and liburcu-bp's reader pointer, see
+ * waker_table.c) use the initial-exec model: an access is one load from
+ * the thread pointer, where a shared library's default model calls
+ * __tls_get_addr each time (set_waker made four such calls).  The cost: the
+ * library's thread-locals, under 200 bytes, come from the static TLS
+ * block, so a dlopen() of the library after start-up needs glibc's
+ * surplus for them (it keeps some for this). */
+#define LFR__TLS _Thread_local __attribute__((tls_model("initial-exec")))
+
 /* Every allocation of the library: align 0 or at most sizeof(void *) is
  * malloc's, more is posix_memalign's.  NULL when out of memory.  Freed
  * with free(). */

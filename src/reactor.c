@@ -97,7 +97,7 @@ struct lfr_reactor {
 };
 
 static atomic_uint next_stripe;
-static _Thread_local unsigned my_stripe_plus1;
+static LFR__TLS unsigned my_stripe_plus1;
 
 static struct stripe *stripe_of(struct lfr_reactor *r)
 {
@@ -149,7 +149,7 @@ static unsigned ready_bits(uint32_t ev)
 
 /* the reactor whose poller this thread is, if it is one: shutdown there
  * would join the calling thread */
-static _Thread_local struct lfr_reactor *my_poller_reactor;
+static LFR__TLS struct lfr_reactor *my_poller_reactor;
 
 static void *poller_main(void *arg)
 {

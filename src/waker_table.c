@@ -124,6 +124,12 @@
 #include <urcu/urcu-bp.h>
 #include <urcu/rculfhash.h>
 
+#ifdef LFR_URCU_READER_IE
+/* the pointer liburcu's inlined read-side code reads: see LFR__TLS */
+extern __thread struct urcu_bp_reader *urcu_bp_reader
+	__attribute__((tls_model("initial-exec")));
+#endif
+
 #include "internal.h"
 #include "test_hooks.h"
 #include "waker_table.h"
@@ -476,8 +482,8 @@ struct tl_slot {
 	uint64_t gen;
 	struct lfr__tls *tls;
 };
-static _Thread_local struct tl_slot tl_slots[TL_SLOTS];
-static _Thread_local unsigned tl_victim;
+static LFR__TLS struct tl_slot tl_slots[TL_SLOTS];
+static LFR__TLS unsigned tl_victim;
 static pthread_key_t tl_key;
 static pthread_once_t tl_once = PTHREAD_ONCE_INIT;
 static int tl_key_err;
@@ -498,7 +504,7 @@ static void tls_forget(struct lfr__tls *tls)
 
 /* set on the maintainer threads: a waker dropped there may call in, and
  * must never wait for a grace period only that thread can run */
-static _Thread_local bool tl_maintainer;
+static LFR__TLS bool tl_maintainer;
 
 static void tl_exit(void *arg)
 {

@@ -9,8 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "waker_table.h"
 #include "maps.h"
+#ifndef LFR_BENCH_PUBLIC_ONLY
+#include "waker_table.h"
+#endif
 
 /* ---- a chained hash map, as Rust's HashMap would be used by the seed ------ */
 
@@ -354,6 +356,9 @@ const struct map_ops map_ck_ht = {
 	ck_set, ck_wake, nothing, nothing,
 };
 
+#ifndef LFR_BENCH_PUBLIC_ONLY
+/* (left out where the library is linked as a shared library, whose
+ * internal functions are hidden) */
 /* ---- lfreactor's table ----------------------------------------------------- */
 
 static void *lfr_create(unsigned long capacity)
@@ -408,3 +413,4 @@ const struct map_ops map_lfreactor = {
 	"lfreactor", lfr_create, lfr_destroy, lfr_insert, lfr_remove,
 	lfr_set, lfr_wake, lfr_begin, lfr_end,
 };
+#endif
