@@ -124,8 +124,10 @@
 #include <urcu/urcu-bp.h>
 #include <urcu/rculfhash.h>
 
-#ifdef LFR_URCU_READER_IE
-/* the pointer liburcu's inlined read-side code reads: see LFR__TLS */
+#if defined(LFR_URCU_READER_IE) && defined(CONFIG_RCU_TLS)
+/* the pointer liburcu's inlined read-side code reads: see LFR__TLS.  Only
+ * a native thread-local (CONFIG_RCU_TLS); otherwise liburcu reaches it
+ * through a function and this name is not liburcu's at all. */
 extern __thread struct urcu_bp_reader *urcu_bp_reader
 	__attribute__((tls_model("initial-exec")));
 #endif

@@ -430,6 +430,52 @@ Test(errors, failed_allocations_are_enomem_and_leave_nothing)
 	assert_pipe_still_works();
 }
 
+/* a waker of the stored one's vtable whose clone has another vtable needs a
+ * box after all: when that fails, the clone is dropped (once, before the
+ * call returns) and the old waker stays */
+Test(errors, failed_box_after_a_clone_of_another_vtable_drops_the_clone)
+{
+	static struct counting_waker a, c, b;
+	struct lfr_waker wa, wc, wb;
+	lfr_id id = lfr_reactor_next_id(r);
+
+	cw_init(&a);
+	cw_init(&c);
+	cw_init(&b);
+	wa = cw_waker(&a);
+	wc = cw_waker(&c);
+	wb = cw_waker(&b); /* carries vtable 0 ... */
+	b.kind = 1;        /* ... and its clone returns vtable 1 */
+	cr_assert_eq(lfr_reactor_register(r, p[0], LFR_READABLE, id), 0);
+	cr_assert_eq(lfr_reactor_set_waker(r, &wa, id), 0);
+	/* two replacements in the entry: this thread has a spare
+	 * retirement block, and no box in its cache */
+	cr_assert_eq(lfr_reactor_set_waker(r, &wc, id), 0);
+	cr_assert_eq(lfr_reactor_set_waker(r, &wa, id), 0);
+	lfr__hooks.fail_alloc_after = 0;
+	cr_assert_eq(lfr_reactor_set_waker(r, &wb, id), -ENOMEM);
+	lfr__hooks.fail_alloc_after = -1;
+	cr_assert_eq(atomic_load(&b.clones), 1);
+	cr_assert_eq(atomic_load(&b.drops), 1, "the clone dropped once");
+	cr_assert_eq(atomic_load(&b.refs), 1);
+	fire(p[1]);
+	cr_assert(WAIT_FOR(cw_wakes(&a) == 1, 5000), "the old waker stays");
+	drain(p[0]);
+	cr_assert_eq(cw_wakes(&b), 0);
+	/* with memory, it goes to a box and is the one woken */
+	cr_assert_eq(lfr_reactor_set_waker(r, &wb, id), 0);
+	fire(p[1]);
+	cr_assert(WAIT_FOR(cw_wakes(&b) == 1, 5000));
+	drain(p[0]);
+	cr_assert_eq(lfr_reactor_deregister(r, p[0], id), 0);
+	cr_assert(WAIT_FOR(atomic_load(&b.refs) == 1 &&
+			   atomic_load(&a.refs) == 1 &&
+			   atomic_load(&c.refs) == 1, 5000));
+	cr_assert_eq(atomic_load(&b.drops), 2);
+	cr_assert_eq(atomic_load(&a.misuse) + atomic_load(&b.misuse) +
+		     atomic_load(&c.misuse), 0);
+}
+
 Test(errors, deregister_unknown_id_is_enoent_and_changes_nothing)
 {
 	lfr_id id = lfr_reactor_next_id(r), other = lfr_reactor_next_id(r);
