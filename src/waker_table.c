@@ -121,13 +121,25 @@
 #include <unistd.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <urcu/config.h>
+
+/* the pointer liburcu's inlined read-side code reads: see LFR__TLS.  Only
+ * a native thread-local (CONFIG_RCU_TLS); otherwise liburcu reaches it
+ * through a function and this name is not liburcu's at all.  Declared both
+ * before liburcu's header and after it: clang takes a global's TLS model
+ * from the declaration in force where the header's inline functions first
+ * use it, gcc from the last declaration. */
+#if defined(LFR_URCU_READER_IE) && defined(CONFIG_RCU_TLS)
+#define LFR__URCU_READER_IE 1
+struct urcu_bp_reader;
+extern __thread struct urcu_bp_reader *urcu_bp_reader
+	__attribute__((tls_model("initial-exec")));
+#endif
+
 #include <urcu/urcu-bp.h>
 #include <urcu/rculfhash.h>
 
-#if defined(LFR_URCU_READER_IE) && defined(CONFIG_RCU_TLS)
-/* the pointer liburcu's inlined read-side code reads: see LFR__TLS.  Only
- * a native thread-local (CONFIG_RCU_TLS); otherwise liburcu reaches it
- * through a function and this name is not liburcu's at all. */
+#ifdef LFR__URCU_READER_IE
 extern __thread struct urcu_bp_reader *urcu_bp_reader
 	__attribute__((tls_model("initial-exec")));
 #endif
