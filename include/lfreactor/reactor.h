@@ -318,11 +318,12 @@ LFR_EXTERN int lfr_reactor_register(struct lfr_reactor *reactor, int fd,
  * If the stored waker will_wake() the same as *waker, nothing is written:
  * no clone, no allocation, no store (the common re-arm; lock-free and
  * allocation-free).  Otherwise a clone of *waker is stored and swapped in
- * with one atomic exchange: the first waker of a registration in the
- * registration's own entry, later ones in 16-byte boxes from this thread's
- * cache (malloc only when the cache is empty).  The replaced waker is
- * dropped after a grace period, normally by this thread on a later call
- * (see the threading rules).  Then, if an event was recorded
+ * atomically: the first waker of a registration in the registration's own
+ * entry, where a later waker of the same vtable replaces it (compare-and-
+ * swap, no allocation); once a waker of another vtable was set, wakers go
+ * in 16-byte boxes from this thread's cache (malloc only when the cache is
+ * empty).  The replaced waker is dropped after a grace period, normally by
+ * this thread on a later call (see the threading rules).  Then, if an event was recorded
  * while no waker was stored, the readiness is consumed and the new waker is
  * woken (wake_by_ref) before this call returns.
  * Returns 0 or:
