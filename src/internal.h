@@ -22,7 +22,8 @@
  * __tls_get_addr each time (set_waker made four such calls).  The cost: the
  * library's thread-locals, under 200 bytes, come from the static TLS
  * block, so a dlopen() of the library after start-up needs glibc's
- * surplus for them (it keeps some for this). */
+ * surplus for them (it keeps some for this); musl refuses such a dlopen
+ * (linking the library at start-up works everywhere). */
 #define LFR__TLS _Thread_local __attribute__((tls_model("initial-exec")))
 
 /* Every allocation of the library: align 0 or at most sizeof(void *) is
