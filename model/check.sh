@@ -2,6 +2,7 @@
 # Checks the models exhaustively with spin, then checks that each broken
 # variant is caught: a model that cannot fail proves nothing.
 #   model/wake_protocol.pml  set_waker against dispatch, retire, reuse
+#   model/inline_slot.pml    the inline slot's swaps against a box's close
 #   model/park.pml           the executor's park permit (src/park.h)
 #   model/front.pml          the waker table's front array and its growth
 #   model/check.sh           (spin and a C compiler on PATH)
@@ -10,7 +11,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
-cp "$here/wake_protocol.pml" "$here/park.pml" "$here/front.pml" .
+cp "$here/wake_protocol.pml" "$here/inline_slot.pml" "$here/park.pml" \
+	"$here/front.pml" .
 
 # verify MODEL [-DVARIANT]: prints the error count spin's verifier found
 verify() {
@@ -51,6 +53,7 @@ check() {
 
 fail=0
 check wake_protocol.pml NO_RECHECK NO_READY FREE_NOW REUSE_KEY
+check inline_slot.pml NO_CLOSE SWAP_XCHG NO_RELOAD DROP_NOW
 check park.pml SPLIT_PARK SPLIT_UNPARK
 check front.pml NO_CLEAN CLEAR_FIRST NO_PUBLISHED
 exit $fail

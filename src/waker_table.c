@@ -34,6 +34,8 @@
  *          its data for a marker and retires what it held), so a racing
  *          swap fails and takes the box path instead, and a reader that
  *          finds the marker reloads the pointer (it names the box by then).
+ *          model/inline_slot.pml checks this, and that each of those steps
+ *          is needed.
  *  ready   readiness bits of events that found no waker.
  *
  *  set_waker (any thread)           dispatch (poller, inside read-side)
