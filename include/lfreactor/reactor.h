@@ -323,15 +323,15 @@ LFR_EXTERN int lfr_reactor_register(struct lfr_reactor *reactor, int fd,
  * swap, no allocation); once a waker of another vtable was set, wakers go
  * in 16-byte boxes from this thread's cache (malloc only when the cache is
  * empty).  The replaced waker is dropped after a grace period, normally by
- * this thread on a later call (see the threading rules).  Then, if an event was recorded
- * while no waker was stored, the readiness is consumed and the new waker is
- * woken (wake_by_ref) before this call returns.
+ * this thread on a later call (see the threading rules).  Then, if an
+ * event was recorded while no waker was stored, the readiness is consumed
+ * and the new waker is woken (wake_by_ref) before this call returns.
  * Returns 0 or:
  *  -EINVAL  reactor or waker NULL, or waker has a NULL vtable or operation
  *  -ENOENT  id is not registered (never was, or was deregistered)
  *  -ENOMEM  out of memory, or waker's clone failed; the old waker stays
  *  -ESHUTDOWN  the reactor was shut down
- * Threads: any, concurrently (also on the same id: the last exchange wins),
+ * Threads: any, concurrently (also on the same id: the last to publish wins),
  * including from a waker.
  * Blocks: takes no lock; never on the re-arm.  When a different waker is
  * stored it may drop wakers this thread retired a grace period ago (their
