@@ -16,6 +16,11 @@
 /* what alignas() uses to keep data written by different threads apart */
 #define LFR__CACHELINE 64
 
+/* For the short steps of the hot paths that gcc would otherwise call out
+ * of line (set_waker's retirement bookkeeping): inlined, a new waker costs
+ * about 10% less (bench/perop, interleaved runs). */
+#define LFR__INLINE inline __attribute__((always_inline))
+
 /* The library's thread-locals (and liburcu-bp's reader pointer, see
  * waker_table.c) use the initial-exec model: an access is one load from
  * the thread pointer, where a shared library's default model calls

@@ -602,7 +602,7 @@ static struct lfr__tls *tls_attach(struct lfr__table *t)
 }
 
 /* this thread's state on t, for one call: pair with tls_leave() */
-static struct lfr__tls *tls_enter(struct lfr__table *t)
+static LFR__INLINE struct lfr__tls *tls_enter(struct lfr__table *t)
 {
 	struct lfr__tls *tls = NULL;
 	unsigned i;
@@ -619,7 +619,7 @@ static struct lfr__tls *tls_enter(struct lfr__table *t)
 	return tls;
 }
 
-static void tls_leave(struct lfr__tls *tls)
+static LFR__INLINE void tls_leave(struct lfr__tls *tls)
 {
 	/* a state no slot could hold served this call only */
 	if (--tls->depth == 0 && !tls->cached)
@@ -627,7 +627,7 @@ static void tls_leave(struct lfr__tls *tls)
 }
 
 /* read-side: before the owner touches its blocks */
-static void tls_own(struct lfr__tls *tls)
+static LFR__INLINE void tls_own(struct lfr__tls *tls)
 {
 	int s = atomic_load_explicit(&tls->steal, memory_order_acquire);
 
@@ -659,7 +659,7 @@ static unsigned long counter(atomic_ulong *c)
 
 /* read-side, owned: a retirement will find room (a spare block always
  * exists, whatever the maintainer takes) */
-static int reserve(struct lfr__tls *tls)
+static LFR__INLINE int reserve(struct lfr__tls *tls)
 {
 	if (tls->spare)
 		return 0;
@@ -693,8 +693,8 @@ static void append_closed(struct lfr__tls *tls, struct block *b)
 
 /* read-side, owned, after reserve(): retire {tag, p}, unlinked by this
  * thread with a seq_cst operation */
-static void retire(struct lfr__table *t, struct lfr__tls *tls,
-		   const void *tag, void *p)
+static LFR__INLINE void retire(struct lfr__table *t, struct lfr__tls *tls,
+			       const void *tag, void *p)
 {
 	struct block *b = tls->open;
 	unsigned long pending = counter(&tls->pending);
@@ -728,7 +728,8 @@ static void retire(struct lfr__table *t, struct lfr__tls *tls,
 }
 
 /* read-side, owned: the closed blocks whose grace period has ended */
-static struct block *take_done(struct lfr__table *t, struct lfr__tls *tls)
+static LFR__INLINE struct block *take_done(struct lfr__table *t,
+					  struct lfr__tls *tls)
 {
 	struct block *head = tls->oldest, *last = NULL, *b;
 	unsigned long items = 0, blocks = 0;
@@ -908,7 +909,8 @@ static void drop_blocks(struct lfr__tls *tls, struct block *b)
 
 /* outside any read-side section; after a call that retired: drop what has
  * waited out its grace period, or wait for it when too much waits */
-static void settle(struct lfr__table *t, struct lfr__tls *tls, struct block *done)
+static __attribute__((noinline)) void
+settle_slow(struct lfr__table *t, struct lfr__tls *tls, struct block *done)
 {
 	uint64_t cookie = 0;
 
@@ -936,6 +938,15 @@ static void settle(struct lfr__table *t, struct lfr__tls *tls, struct block *don
 	done = take_done(t, tls);
 	lfr__read_unlock();
 	drop_blocks(tls, done);
+}
+
+/* the same, out of line only when there is something to do */
+static LFR__INLINE void settle(struct lfr__table *t, struct lfr__tls *tls,
+			       struct block *done)
+{
+	if (__builtin_expect(done != NULL, 0) ||
+	    __builtin_expect(counter(&tls->closed) >= MAX_CLOSED_BLOCKS, 0))
+		settle_slow(t, tls, done);
 }
 
 /* ---- the maintainer ---------------------------------------------------- */
