@@ -304,15 +304,26 @@ struct lfr__table {
 	struct stripe stripes[STRIPES];
 };
 
-void lfr__read_lock(void)
+/* the read-side section, inlined into this file's calls */
+static LFR__INLINE void read_lock(void)
 {
 	urcu_bp_read_lock();
 }
 
-void lfr__read_unlock(void)
+static LFR__INLINE void read_unlock(void)
 {
 	LFR__TSAN_RELEASE(&grace_token);
 	urcu_bp_read_unlock();
+}
+
+void lfr__read_lock(void)
+{
+	read_lock();
+}
+
+void lfr__read_unlock(void)
+{
+	read_unlock();
 }
 
 bool lfr__read_ongoing(void)
@@ -464,7 +475,7 @@ static int front_grow(struct lfr__table *t, unsigned long slots)
 
 	if (!nf)
 		return -ENOMEM;
-	lfr__read_lock();
+	read_lock();
 	of = atomic_load(&t->front);
 	/* every live entry, also those that found their slot taken in the
 	 * smaller array; one registered meanwhile may be missed (its
@@ -484,7 +495,7 @@ static int front_grow(struct lfr__table *t, unsigned long slots)
 		if (e && removed(e))
 			atomic_compare_exchange_strong(&nf->slot[i], &e, NULL);
 	}
-	lfr__read_unlock();
+	read_unlock();
 	urcu_bp_synchronize_rcu();
 	LFR__TSAN_ACQUIRE(&grace_token);
 	free(of);
@@ -923,11 +934,11 @@ settle_slow(struct lfr__table *t, struct lfr__tls *tls, struct block *done)
 	    tl_maintainer)
 		return;
 	/* back-pressure: the oldest block's cookie, read while owning */
-	lfr__read_lock();
+	read_lock();
 	tls_own(tls);
 	if (tls->oldest)
 		cookie = tls->oldest->cookie;
-	lfr__read_unlock();
+	read_unlock();
 	if (!cookie)
 		return;
 	request_gp(t, cookie);
@@ -936,10 +947,10 @@ settle_slow(struct lfr__table *t, struct lfr__tls *tls, struct block *done)
 
 		nanosleep(&ts, NULL);
 	}
-	lfr__read_lock();
+	read_lock();
 	tls_own(tls);
 	done = take_done(t, tls);
-	lfr__read_unlock();
+	read_unlock();
 	drop_blocks(tls, done);
 }
 
@@ -1384,7 +1395,7 @@ int lfr__table_insert(struct lfr__table *t, lfr_id id, int fd)
 
 	if (!tls)
 		return -ENOMEM;
-	lfr__read_lock();
+	read_lock();
 	tls_own(tls);
 	/* the rollback of a failed register retires this entry: room first */
 	if (reserve(tls) || !(e = entry_get(tls))) {
@@ -1417,7 +1428,7 @@ int lfr__table_insert(struct lfr__table *t, lfr_id id, int fd)
 	front_claim(t, e);
 	atomic_store_explicit(&e->published, true, memory_order_release);
 out:
-	lfr__read_unlock();
+	read_unlock();
 	if (!ret)
 		count(t, &tls->stripe->inserted);
 	settle(t, tls, done);
@@ -1433,7 +1444,7 @@ int lfr__table_find(struct lfr__table *t, lfr_id id, struct lfr__removal *rm)
 
 	if (!tls)
 		return -ENOMEM;
-	lfr__read_lock();
+	read_lock();
 	tls_own(tls);
 	e = lookup(t, id);
 	/* a registration still in progress is not there yet */
@@ -1442,7 +1453,7 @@ int lfr__table_find(struct lfr__table *t, lfr_id id, struct lfr__removal *rm)
 	else
 		ret = reserve(tls); /* the unlink's retirement finds room */
 	if (ret) {
-		lfr__read_unlock();
+		read_unlock();
 		tls_leave(tls);
 		return ret;
 	}
@@ -1472,7 +1483,7 @@ void lfr__table_finish(struct lfr__table *t, struct lfr__removal *rm)
 {
 	struct block *done = take_done(t, rm->tls);
 
-	lfr__read_unlock();
+	read_unlock();
 	settle(t, rm->tls, done);
 	tls_leave(rm->tls);
 }
@@ -1504,7 +1515,7 @@ static void drain(struct lfr__table *t)
 
 	do {
 		n = 0;
-		lfr__read_lock();
+		read_lock();
 		cds_lfht_for_each_entry(t->ht, &iter, e, node) {
 			LFR__TSAN_ACQUIRE(&e->node);
 			atomic_fetch_or(&e->state, ENTRY_REMOVED);
@@ -1514,7 +1525,7 @@ static void drain(struct lfr__table *t)
 			if (n == 64)
 				break;
 		}
-		lfr__read_unlock();
+		read_unlock();
 		for (i = 0; i < n; i++) {
 			struct item it = { &tag_entry, batch[i] };
 
@@ -1585,10 +1596,10 @@ int lfr__table_set_waker(struct lfr__table *t, const struct lfr_waker *waker,
 	int ret = 0;
 
 	*woke = false;
-	lfr__read_lock();
+	read_lock();
 	e = lookup(t, id);
 	if (!e) {
-		lfr__read_unlock();
+		read_unlock();
 		return -ENOENT;
 	}
 	/* The common re-arm: the stored waker already wakes the same task.
@@ -1599,13 +1610,13 @@ int lfr__table_set_waker(struct lfr__table *t, const struct lfr_waker *waker,
 	if (cur && cur->vtable == waker->vtable &&
 	    (cur == &e->inline_waker ? inline_data(e, __ATOMIC_RELAXED)
 				     : cur->data) == waker->data) {
-		lfr__read_unlock();
+		read_unlock();
 		return 0;
 	}
 
 	tls = tls_enter(t);
 	if (!tls) {
-		lfr__read_unlock();
+		read_unlock();
 		return -ENOMEM;
 	}
 	tls_own(tls);
@@ -1673,7 +1684,7 @@ check:
 	if (atomic_load_explicit(&e->ready, memory_order_seq_cst) != 0)
 		*woke = consume_ready(e, &c);
 out:
-	lfr__read_unlock();
+	read_unlock();
 	if (undo.vtable)
 		lfr_waker_drop(&undo); /* user code, outside the section */
 	settle(t, tls, done);
