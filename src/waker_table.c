@@ -426,22 +426,30 @@ static _Atomic(struct lfr__entry *) *front_slot(struct lfr__table *t,
 	return &f->slot[id & f->mask];
 }
 
+/* read-side: the lfht's answer, where the front array had none */
+static __attribute__((noinline)) struct lfr__entry *
+lookup_table(struct lfr__table *t, lfr_id id)
+{
+	struct cds_lfht_iter iter;
+	struct cds_lfht_node *node;
+
+	cds_lfht_lookup(t->ht, hash_id(id), match_id, &id, &iter);
+	node = cds_lfht_iter_get_node(&iter);
+	return node ? caa_container_of(node, struct lfr__entry, node) : NULL;
+}
+
 /* read-side */
-static struct lfr__entry *lookup(struct lfr__table *t, lfr_id id)
+static LFR__INLINE struct lfr__entry *lookup(struct lfr__table *t, lfr_id id)
 {
 	_Atomic(struct lfr__entry *) *slot =
 		front_slot(t, id, memory_order_acquire);
 	struct lfr__entry *e = atomic_load_explicit(slot, memory_order_acquire);
-	struct cds_lfht_iter iter;
-	struct cds_lfht_node *node;
 
 	if (e && e->id == id &&
 	    !(atomic_load_explicit(&e->state, memory_order_acquire) &
 	      ENTRY_REMOVED))
 		return e;
-	cds_lfht_lookup(t->ht, hash_id(id), match_id, &id, &iter);
-	node = cds_lfht_iter_get_node(&iter);
-	return node ? caa_container_of(node, struct lfr__entry, node) : NULL;
+	return lookup_table(t, id);
 }
 
 /* read-side: e's slot, if nobody holds it.  Racing writers of the slot
