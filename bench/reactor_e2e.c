@@ -53,6 +53,14 @@ enum { IDLE, FIRED };
 
 struct executor;
 struct e2e;
+
+/* what an executor stores when it re-arms a conn */
+enum rearm {
+	REARM_SAME,          /* the same waker (events) */
+	REARM_OTHER_VTABLE,  /* the task behind the other vtable (events-new) */
+	REARM_SAME_VTABLE,   /* the task behind another data pointer */
+};
+
 struct conn {
 	_Alignas(64) int fd;
 	lfr_id id;
@@ -61,6 +69,7 @@ struct conn {
 	_Atomic uint64_t fired_at;
 	const struct lfr_waker_vtable *vtable;
 	bool other;                  /* events-new: arm with the other waker */
+	bool tagged;                 /* events-swap: arm with the tagged one */
 	void *lev;                   /* libevent: the task's struct event */
 	struct executor *owner;
 	struct e2e *run;             /* its histograms */
@@ -85,7 +94,7 @@ struct e2e {
 	struct conn *conns;
 	struct executor *execs;
 	atomic_bool stop;
-	bool new_waker;              /* events-new: a new waker every re-arm */
+	enum rearm rearm;            /* which waker each re-arm stores */
 	/* lfreactor */
 	struct lfr_reactor *reactor;
 	/* seed and epoll: our own poller */
@@ -113,9 +122,17 @@ static long futex(atomic_int *addr, int op, int val)
 	return syscall(SYS_futex, addr, op, val, NULL, NULL, 0);
 }
 
+/* A conn's waker data is the conn's address, or (events-swap) that
+ * address with its low bit set: another waker of the same vtable for the
+ * same task.  Conns are 64-byte aligned. */
+static struct conn *conn_of(void *data)
+{
+	return (struct conn *)((uintptr_t)data & ~(uintptr_t)1);
+}
+
 static void conn_wake_by_ref(void *data)
 {
-	struct conn *c = data;
+	struct conn *c = conn_of(data);
 	struct executor *ex = c->owner;
 	uint64_t fired = atomic_load_explicit(&c->fired_at, memory_order_relaxed);
 
@@ -132,7 +149,7 @@ static void conn_wake_by_ref(void *data)
 static struct lfr_waker conn_clone(void *data);
 static void conn_drop(void *data)
 {
-	struct conn *c = data;
+	struct conn *c = conn_of(data);
 
 	atomic_fetch_sub_explicit(&c->refs, 1, memory_order_release);
 }
@@ -146,10 +163,10 @@ static const struct lfr_waker_vtable conn_vtable = {
 };
 static struct lfr_waker conn_clone(void *data)
 {
-	struct conn *c = data;
+	struct conn *c = conn_of(data);
 
 	atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
-	return (struct lfr_waker){ &conn_vtable, c };
+	return (struct lfr_waker){ &conn_vtable, data };
 }
 
 /* The same task behind another vtable: not will_wake() the first, so
@@ -160,7 +177,7 @@ static const struct lfr_waker_vtable conn_vtable_other = {
 };
 static struct lfr_waker conn_clone_other(void *data)
 {
-	struct conn *c = data;
+	struct conn *c = conn_of(data);
 
 	atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
 	return (struct lfr_waker){ &conn_vtable_other, c };
@@ -170,7 +187,7 @@ static struct lfr_waker conn_clone_other(void *data)
 static struct lfr_waker conn_waker(struct conn *c)
 {
 	return (struct lfr_waker){ c->other ? &conn_vtable_other : c->vtable,
-				   c };
+				   (void *)((uintptr_t)c | c->tagged) };
 }
 
 /* ---- lfreactor ---------------------------------------------------------- */
@@ -454,8 +471,10 @@ static void *executor_main(void *arg)
 		c = caa_container_of(n, struct conn, qnode);
 		if (read(c->fd, &v, sizeof(v)) != sizeof(v))
 			ex->errors++;
-		if (run->new_waker)
+		if (run->rearm == REARM_OTHER_VTABLE)
 			c->other = !c->other;
+		else if (run->rearm == REARM_SAME_VTABLE)
+			c->tagged = !c->tagged;
 		ex->errors += run->d->arm(run, c) != 0;
 		atomic_store_explicit(&c->state, IDLE, memory_order_release);
 		ex->consumed++;
@@ -600,7 +619,7 @@ static void quantiles(const struct hist *h, double *out)
 }
 
 static void run_events(const struct design *d, int nexec, int nconns,
-		       bool new_waker, double seconds, double *out)
+		       enum rearm rearm, double seconds, double *out)
 {
 	struct e2e run;
 	struct hist h;
@@ -610,7 +629,7 @@ static void run_events(const struct design *d, int nexec, int nconns,
 	int errors = 0;
 
 	setup(&run, d, nexec, nconns, nconns);
-	run.new_waker = new_waker;
+	run.rearm = rearm;
 	for (int e = 0; e < nexec; e++)
 		pthread_create(&run.execs[e].thread, NULL, executor_main,
 			       &run.execs[e]);
@@ -765,7 +784,7 @@ static double run_churn(const struct design *d, int threads, double seconds)
 
 /* ---- main ----------------------------------------------------------------------- */
 
-enum mode { EVENTS, EVENTS_NEW, LATENCY, CHURN, NMODES };
+enum mode { EVENTS, EVENTS_NEW, EVENTS_SWAP, LATENCY, CHURN, NMODES };
 
 struct ctx {
 	int nconns;
@@ -779,8 +798,12 @@ static void run(void *arg, int design, int mode, int threads, double seconds,
 	switch ((enum mode)mode) {
 	case EVENTS:
 	case EVENTS_NEW:
+	case EVENTS_SWAP:
 		run_events(designs[design], threads, ctx->nconns,
-			   mode == EVENTS_NEW, seconds, out);
+			   mode == EVENTS_NEW    ? REARM_OTHER_VTABLE
+			   : mode == EVENTS_SWAP ? REARM_SAME_VTABLE
+						 : REARM_SAME,
+			   seconds, out);
 		break;
 	case LATENCY:
 		run_latency(designs[design], threads, ctx->nconns, seconds, out);
@@ -801,6 +824,10 @@ static const struct bench_workload workloads[NMODES] = {
 			 "waker (the same task behind the other of two "
 			 "vtables); epoll and libevent re-arm as in events",
 			 0, false, 2 },
+	[EVENTS_SWAP] = { "events-swap", "the same, each re-arm with a new "
+			  "waker of the same vtable (the task behind a second "
+			  "data pointer); epoll and libevent re-arm as in "
+			  "events", 0, false, 2 },
 	[LATENCY] = { "latency", "write-to-wake of a probe fired every 50 us "
 		      "while E executors re-arm their tasks", 0, false, 2 },
 	[CHURN] = { "churn", "E threads register and deregister an eventfd "
@@ -810,16 +837,16 @@ static const struct bench_workload workloads[NMODES] = {
 #define IN(m) (1u << (m))
 static const struct bench_metric metrics[NMETRICS] = {
 	[EVENTS_PER_S] = { "events_per_s", "M events/s", 1e6, 3,
-			   BENCH_RATIO | BENCH_SPREAD, IN(EVENTS) | IN(EVENTS_NEW) },
+			   BENCH_RATIO | BENCH_SPREAD, IN(EVENTS) | IN(EVENTS_NEW) | IN(EVENTS_SWAP) },
 	[PAIRS_PER_S] = { "pairs_per_s", "M reg+dereg/s", 1e6, 3,
 			  BENCH_RATIO | BENCH_SPREAD, IN(CHURN) },
 	[PROBES_PER_S] = { "probes_per_s", "probes/s", 1, 0, 0, IN(LATENCY) },
 	[P50_NS] = { "p50_ns", "p50 us", 1e3, 1, 0,
-		     IN(EVENTS) | IN(EVENTS_NEW) | IN(LATENCY) },
+		     IN(EVENTS) | IN(EVENTS_NEW) | IN(EVENTS_SWAP) | IN(LATENCY) },
 	[P99_NS] = { "p99_ns", "p99 us", 1e3, 1, BENCH_RATIO | BENCH_SPREAD,
-		     IN(EVENTS) | IN(EVENTS_NEW) | IN(LATENCY) },
+		     IN(EVENTS) | IN(EVENTS_NEW) | IN(EVENTS_SWAP) | IN(LATENCY) },
 	[P999_NS] = { "p999_ns", "p99.9 us", 1e3, 1, 0,
-		      IN(EVENTS) | IN(EVENTS_NEW) | IN(LATENCY) },
+		      IN(EVENTS) | IN(EVENTS_NEW) | IN(EVENTS_SWAP) | IN(LATENCY) },
 };
 
 static const struct bench_panel panels[] = {
@@ -828,6 +855,9 @@ static const struct bench_panel panels[] = {
 	{ EVENTS_NEW, EVENTS_PER_S, false,
 	  "events/s, a new waker every re-arm", "M events/s", 1e6, false,
 	  false, NULL },
+	{ EVENTS_SWAP, EVENTS_PER_S, false,
+	  "events/s, a new waker of the same vtable every re-arm",
+	  "M events/s", 1e6, false, false, NULL },
 	{ LATENCY, P99_NS, false, "write-to-wake p99 while executors re-arm",
 	  "microseconds", 1e3, true, false, NULL },
 	{ LATENCY, P50_NS, false, "write-to-wake p50 while executors re-arm",
@@ -868,7 +898,8 @@ int main(int argc, char **argv)
 		names[d] = designs[d]->name;
 	bench_parse(&o, argc, argv, false,
 		    "Modes: events (throughput), events-new (the same, a new waker\n"
-		    "every re-arm), latency (a probe fired every\n"
+		    "of the other vtable every re-arm), events-swap (a new waker\n"
+		    "of the same vtable every re-arm), latency (a probe fired every\n"
 		    "50 us while executors re-arm), churn.  --only seed/latency\n"
 		    "LFR_BENCH_FDS sets the number of eventfds (default 4096).\n");
 	if (o.quick && !env)
