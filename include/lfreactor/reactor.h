@@ -320,7 +320,7 @@ LFR_EXTERN int lfr_reactor_register(struct lfr_reactor *reactor, int fd,
  * allocation-free).  Otherwise a clone of *waker is stored and swapped in
  * atomically: the first waker of a registration in the registration's own
  * entry, where a later waker of the same vtable replaces it (compare-and-
- * swap, no allocation); once a waker of another vtable was set, wakers go
+ * swap, no box); once a waker of another vtable was set, wakers go
  * in 16-byte boxes from this thread's cache (malloc only when the cache is
  * empty).  The replaced waker is dropped after a grace period, normally by
  * this thread on a later call (see the threading rules).  Then, if an

@@ -152,7 +152,7 @@ static void *hammer_main(void *arg)
 			check(ret, "hammer set_waker");
 		/* a pause now and then: the others keep most of the CPU (under
 		 * valgrind, which runs one thread at a time, a hammer that only
-		 * yielded took nearly all of it) */
+		 * yields takes nearly all of it) */
 		if (++calls % 64 == 0) {
 			struct timespec ts = { 0, 10000 };
 
