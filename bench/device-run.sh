@@ -40,9 +40,9 @@ nt=$(echo "$threads" | tr ',' '\n' | wc -l)
 nt1=$((nt - 1))
 
 # runs per repeat: waker_table 3 workloads x 4 designs x nt (0 included),
-# reactor_e2e about 4 x 4 x nt1 (five modes, churn without every design),
-# park 5 designs x (pingpong + nt1 busy points)
-runs=$(((3 * 4 * nt + 4 * 4 * nt1 + 5 * (1 + nt1)) * repeat))
+# reactor_e2e 5 modes x 4 designs x nt1, park 5 designs x (pingpong + nt1
+# busy points)
+runs=$(((3 * 4 * nt + 5 * 4 * nt1 + 5 * (1 + nt1)) * repeat))
 est() {
 	awk -v r="$runs" -v s="$1" -v u="$setup_s" -v f="$((perop_s + fixed_s))" \
 		'BEGIN { printf "%.0f", r * (s + u) + f }'
