@@ -24,7 +24,7 @@
 /* The library's thread-locals (and liburcu-bp's reader pointer, see
  * waker_table.c) use the initial-exec model: an access is one load from
  * the thread pointer, where a shared library's default model calls
- * __tls_get_addr each time (set_waker made four such calls).  The cost: the
+ * __tls_get_addr each time (four such calls in a set_waker).  The cost: the
  * library's thread-locals, under 200 bytes, come from the static TLS
  * block, so a dlopen() of the library after start-up needs glibc's
  * surplus for them (it keeps some for this); musl refuses such a dlopen
