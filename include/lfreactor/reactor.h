@@ -331,7 +331,8 @@ LFR_EXTERN int lfr_reactor_register(struct lfr_reactor *reactor, int fd,
  *  -ENOENT  id is not registered (never was, or was deregistered)
  *  -ENOMEM  out of memory, or waker's clone failed; the old waker stays
  *  -ESHUTDOWN  the reactor was shut down
- * Threads: any, concurrently (also on the same id: the last to publish wins),
+ * Threads: any, concurrently (also on the same id: the calls take effect in
+ * some order, and the waker of the one that takes effect last stays),
  * including from a waker.
  * Blocks: takes no lock; never on the re-arm.  When a different waker is
  * stored it may drop wakers this thread retired a grace period ago (their
