@@ -437,7 +437,7 @@ Test(errors, failed_box_after_a_clone_of_another_vtable_drops_the_clone)
 {
 	static struct counting_waker a, c, b;
 	struct lfr_waker wa, wc, wb;
-	lfr_id id = lfr_reactor_next_id(r);
+	lfr_id id;
 
 	cw_init(&a);
 	cw_init(&c);
@@ -446,8 +446,7 @@ Test(errors, failed_box_after_a_clone_of_another_vtable_drops_the_clone)
 	wc = cw_waker(&c);
 	wb = cw_waker(&b); /* carries vtable 0 ... */
 	b.kind = 1;        /* ... and its clone returns vtable 1 */
-	cr_assert_eq(lfr_reactor_register(r, p[0], LFR_READABLE, id), 0);
-	cr_assert_eq(lfr_reactor_set_waker(r, &wa, id), 0);
+	id = register_with_waker(r, p[0], &wa);
 	/* two replacements in the entry: this thread has a spare
 	 * retirement block, and no box in its cache */
 	cr_assert_eq(lfr_reactor_set_waker(r, &wc, id), 0);

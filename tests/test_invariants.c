@@ -278,28 +278,35 @@ static void assert_only_newest_woken(struct counting_waker *old,
 		  "the newest dropped after deregister");
 }
 
+/* a, b and c of vtable kind 0 but b of b_kind, their wakers in w[], and
+ * a registration of p[0] with a's waker set */
+static lfr_id three_wakers(struct counting_waker *a, struct counting_waker *b,
+			   struct counting_waker *c, int b_kind,
+			   struct lfr_waker w[3])
+{
+	cw_init(a);
+	cw_init_kind(b, b_kind);
+	cw_init(c);
+	w[0] = cw_waker(a);
+	w[1] = cw_waker(b);
+	w[2] = cw_waker(c);
+	return register_with_waker(r, p[0], &w[0]);
+}
+
 Test(invariants, another_waker_is_cloned_and_the_old_dropped_after_grace)
 {
 	static struct counting_waker a, b, c;
-	struct lfr_waker wa, wb, wc;
+	struct lfr_waker w[3], *wb = &w[1], *wc = &w[2];
 	unsigned long allocs;
-	lfr_id id = lfr_reactor_next_id(r);
+	lfr_id id = three_wakers(&a, &b, &c, 0, w);
 
-	cw_init(&a);
-	cw_init(&b);
-	cw_init(&c);
-	wa = cw_waker(&a);
-	wb = cw_waker(&b);
-	wc = cw_waker(&c);
-	cr_assert_eq(lfr_reactor_register(r, p[0], LFR_READABLE, id), 0);
-	cr_assert_eq(lfr_reactor_set_waker(r, &wa, id), 0);
 	/* wakers of the first one's vtable replace it in the entry */
 	allocs = atomic_load(&lfr__allocations);
 	for (int i = 0; i < 1000; i++) {
-		cr_assert_eq(lfr_reactor_set_waker(r, &wb, id), 0);
-		cr_assert_eq(lfr_reactor_set_waker(r, &wc, id), 0);
+		cr_assert_eq(lfr_reactor_set_waker(r, wb, id), 0);
+		cr_assert_eq(lfr_reactor_set_waker(r, wc, id), 0);
 	}
-	cr_assert_eq(lfr_reactor_set_waker(r, &wb, id), 0);
+	cr_assert_eq(lfr_reactor_set_waker(r, wb, id), 0);
 	/* only retirement blocks (254 items, 4 KiB each): no box */
 	cr_assert_leq(atomic_load(&lfr__allocations) - allocs, 2001 / 254 + 2,
 		      "no allocation per waker of the same kind");
@@ -312,26 +319,18 @@ Test(invariants, another_waker_is_cloned_and_the_old_dropped_after_grace)
 Test(invariants, a_waker_of_another_vtable_takes_a_box_and_stays_correct)
 {
 	static struct counting_waker a, b, c;
-	struct lfr_waker wa, wb, wc;
+	struct lfr_waker w[3], *wb = &w[1], *wc = &w[2];
 	unsigned long allocs;
-	lfr_id id = lfr_reactor_next_id(r);
+	lfr_id id = three_wakers(&a, &b, &c, 1, w);
 
-	cw_init(&a);
-	cw_init_kind(&b, 1);
-	cw_init(&c);
-	wa = cw_waker(&a);
-	wb = cw_waker(&b);
-	wc = cw_waker(&c);
-	cr_assert_eq(lfr_reactor_register(r, p[0], LFR_READABLE, id), 0);
-	cr_assert_eq(lfr_reactor_set_waker(r, &wa, id), 0);
 	allocs = atomic_load(&lfr__allocations);
-	cr_assert_eq(lfr_reactor_set_waker(r, &wb, id), 0);
+	cr_assert_eq(lfr_reactor_set_waker(r, wb, id), 0);
 	cr_assert_eq(atomic_load(&lfr__allocations), allocs + 1, "one box");
 	cr_assert_eq(atomic_load(&b.clones), 1);
 	/* the entry's slot was left for good: a and c, of its vtable, now
 	 * go in boxes too, and each is dropped once */
-	cr_assert_eq(lfr_reactor_set_waker(r, &wc, id), 0);
-	cr_assert_eq(lfr_reactor_set_waker(r, &wb, id), 0);
+	cr_assert_eq(lfr_reactor_set_waker(r, wc, id), 0);
+	cr_assert_eq(lfr_reactor_set_waker(r, wb, id), 0);
 	cr_assert(WAIT_FOR(atomic_load(&c.refs) == 1, 5000));
 	cr_assert_eq(atomic_load(&c.drops), 1);
 	assert_only_newest_woken(&a, &b, id);
